@@ -1,0 +1,18 @@
+namespace TcpChan.Core;
+
+/// <summary>What a channel factory is told about the channel it is asked to make.</summary>
+public readonly struct ChannelOpenInfo
+{
+    /// <summary>Creates the info.</summary>
+    public ChannelOpenInfo(uint channelId, bool isRemote)
+    {
+        ChannelId = channelId;
+        IsRemote = isRemote;
+    }
+
+    /// <summary>The id the channel will have.</summary>
+    public uint ChannelId { get; }
+
+    /// <summary>True when the peer is opening it, false when this side is.</summary>
+    public bool IsRemote { get; }
+}

@@ -1,0 +1,61 @@
+using TcpChan.Core.Frames;
+
+namespace TcpChan.Core;
+
+/// <summary>
+/// The side that starts the handshake. On <see cref="Connection.ConnectionEstablished"/>
+/// it sends a handshake request and waits for the server's reply.
+/// </summary>
+public sealed class ClientConnection : Connection
+{
+    /// <summary>Creates a client connection whose channels come from <paramref name="channelFactory"/>.</summary>
+    public ClientConnection(Func<Channel> channelFactory, ConnectionOptions? options = null)
+        : this(WrapFactory(channelFactory), options)
+    {
+    }
+
+    /// <summary>Creates a client connection whose factory is told which channel it makes.</summary>
+    public ClientConnection(Func<ChannelOpenInfo, Channel> channelFactory, ConnectionOptions? options = null)
+        : base(channelFactory, options)
+    {
+    }
+
+    /// <inheritdoc />
+    public override bool IsClient => true;
+
+    private protected override void OnConnectionEstablished() =>
+        WriteShortFrame(FrameType.HandshakeRequest, HandshakeMagic);
+
+    private protected override void OnHandshakeFrame(in FrameHeader header)
+    {
+        if (header.Type != FrameType.HandshakeReply)
+        {
+            HandshakeFailure($"Expected a handshake reply, got {header.Type}.");
+            return;
+        }
+
+        if (header.Magic != HandshakeMagic)
+        {
+            HandshakeFailure($"Mismatched magic: expected 0x{HandshakeMagic:X8}, got 0x{header.Magic:X8}.");
+            return;
+        }
+
+        if (header.Version != Version)
+        {
+            HandshakeFailure($"The server chose version {header.Version}, which this client did not offer.");
+            return;
+        }
+
+        HandshakeSucceeded(header.Version);
+    }
+
+    internal static Func<ChannelOpenInfo, Channel> WrapFactory(Func<Channel> factory)
+    {
+        if (factory is null)
+        {
+            throw new ArgumentNullException(nameof(factory));
+        }
+
+        return _ => factory();
+    }
+}

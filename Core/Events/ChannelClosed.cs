@@ -1,0 +1,25 @@
+namespace TcpChan.Core;
+
+/// <summary>A channel is closed and its id is no longer open; says why.</summary>
+public sealed class ChannelClosed : ConnectionEvent
+{
+    /// <summary>Creates the event.</summary>
+    public ChannelClosed(uint channelId, ChannelCloseReason reason, Exception? exception = null)
+    {
+        ChannelId = channelId;
+        Reason = reason;
+        Exception = exception;
+    }
+
+    /// <summary>The channel's id.</summary>
+    public uint ChannelId { get; }
+
+    /// <summary>Why it closed.</summary>
+    public ChannelCloseReason Reason { get; }
+
+    /// <summary>What a channel callback threw, when the channel closed because of it (or because <see cref="Channel.OnClosed"/> threw).</summary>
+    public Exception? Exception { get; }
+
+    /// <inheritdoc />
+    public override string ToString() => $"ChannelClosed(id={ChannelId}, reason={Reason})";
+}
