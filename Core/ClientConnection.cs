@@ -3,7 +3,7 @@ using TcpChan.Core.Frames;
 namespace TcpChan.Core;
 
 /// <summary>
-/// The side that starts the handshake. On <see cref="Connection.ConnectionEstablished"/>
+/// The side that starts the handshake. On <see cref="Connection.ConnectionEstablished()"/>
 /// it sends a handshake request and waits for the server's reply.
 /// </summary>
 public sealed class ClientConnection : Connection
@@ -23,8 +23,13 @@ public sealed class ClientConnection : Connection
     /// <inheritdoc />
     public override bool IsClient => true;
 
-    private protected override void OnConnectionEstablished() =>
+    private protected override void OnConnectionEstablished()
+    {
+        // The request carries the newest version offered in its version byte. The reference
+        // does not look at that byte and answers with version 0, which settles version 0.
+        Version = MaxVersion;
         WriteShortFrame(FrameType.HandshakeRequest, HandshakeMagic);
+    }
 
     private protected override void OnHandshakeFrame(in FrameHeader header)
     {
@@ -40,13 +45,13 @@ public sealed class ClientConnection : Connection
             return;
         }
 
-        if (header.Version != Version)
+        if (header.Version > MaxVersion)
         {
-            HandshakeFailure($"The server chose version {header.Version}, which this client did not offer.");
+            HandshakeFailure($"The server chose version {header.Version}; this client offered at most {MaxVersion}.");
             return;
         }
 
-        HandshakeSucceeded(header.Version);
+        HandshakeAccepted(header.Version);
     }
 
     internal static Func<ChannelOpenInfo, Channel> WrapFactory(Func<Channel> factory)

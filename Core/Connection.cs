@@ -4,37 +4,25 @@ namespace TcpChan.Core;
 
 /// <summary>
 /// A TcpChan connection as a pure state machine (sans-I/O): feed it the bytes that arrive
-/// with <see cref="DataReceived"/>, take what it has to say with <see cref="NextEvent"/>
-/// (bytes to send are <see cref="DataTransmit"/> events), and ask it to do things with
-/// <see cref="CreateChannel"/>, <see cref="CloseChannel"/> and <see cref="Close"/>. It owns
-/// no socket, task or clock. Use <see cref="ClientConnection"/> or <see cref="ServerConnection"/>.
+/// with <see cref="DataReceived(ReadOnlySpan{byte})"/>, take what it has to say with
+/// <see cref="NextEvent"/> (bytes to send are <see cref="DataTransmit"/> events), tell it the
+/// time with <see cref="HandleTimeout"/> when <see cref="NextDeadline"/> passes, and ask it to
+/// do things with <see cref="CreateChannel"/>, <see cref="GoAway"/> and <see cref="Close"/>. It
+/// owns no socket, task or clock. Use <see cref="ClientConnection"/> or <see cref="ServerConnection"/>.
 /// </summary>
 /// <remarks>
 /// Not thread-safe: one thread (or one lock) drives a connection and its channels. Nothing
-/// the peer sends makes <see cref="DataReceived"/> throw: bad input becomes a
-/// <see cref="HandshakeFailed"/> or <see cref="ProtocolError"/> event (docs/PROTOCOL.md lists
-/// every case). Local misuse throws <see cref="InvalidOperationException"/>.
+/// the peer sends makes <see cref="DataReceived(ReadOnlySpan{byte})"/> throw: bad input becomes a
+/// <see cref="HandshakeFailed"/> or <see cref="ProtocolError"/> event, or a channel reset
+/// (docs/PROTOCOL.md lists every case). Local misuse throws <see cref="InvalidOperationException"/>.
 /// </remarks>
-public abstract class Connection
+public abstract partial class Connection
 {
     private readonly Func<ChannelOpenInfo, Channel> _channelFactory;
     private readonly Action? _eventCallback;
-    private readonly Random _random;
+    private readonly ConnectionOptions _options;
     private readonly Dictionary<uint, Channel> _channels = new();
     private readonly Queue<ConnectionEvent> _events = new();
-
-    // Input: a frame header split across calls is gathered here; payload bytes stream
-    // straight from the caller's span to the channel, never copied.
-    private readonly byte[] _headerBuffer = new byte[FrameHeader.MaxLength];
-    private int _headerLength;
-    private int _payloadRemaining;
-    private uint _payloadChannelId;
-    private Channel? _payloadChannel;
-
-    // Output: frames go into the DataTransmit that is queued and not yet taken, so that
-    // everything produced between two takes leaves in one write.
-    private DataTransmit? _openTransmit;
-    private DataTransmit? _spareTransmit;
 
     private int _callDepth;
     private bool _eventsAdded;
@@ -44,10 +32,19 @@ public abstract class Connection
     private protected Connection(Func<ChannelOpenInfo, Channel> channelFactory, ConnectionOptions? options)
     {
         _channelFactory = channelFactory ?? throw new ArgumentNullException(nameof(channelFactory));
-        options ??= new ConnectionOptions();
-        HandshakeMagic = options.HandshakeMagic;
-        _eventCallback = options.EventCallback;
-        _random = options.Random ?? new Random();
+        _options = options ?? new ConnectionOptions();
+        _options.Validate();
+        HandshakeMagic = _options.HandshakeMagic;
+        MaxVersion = _options.MaxVersion;
+        _eventCallback = _options.EventCallback;
+        _random = _options.Random ?? new Random();
+        LocalSettings = new Settings
+        {
+            InitialChannelWindow = _options.InitialChannelWindow,
+            InitialSessionWindow = _options.SessionReceiveBudget,
+            MaxConcurrentChannels = _options.MaxConcurrentChannels,
+            MaxFramePayload = _options.MaxFramePayload,
+        };
     }
 
     /// <summary>Where the connection is in its life.</summary>
@@ -56,17 +53,26 @@ public abstract class Connection
     /// <summary>The protocol version in use; meaningful once the handshake succeeded.</summary>
     public byte Version { get; private protected set; }
 
+    /// <summary>The newest version this side offers or accepts (<see cref="ConnectionOptions.MaxVersion"/>).</summary>
+    public byte MaxVersion { get; }
+
     /// <summary>The magic this side sends and expects.</summary>
     public uint HandshakeMagic { get; }
 
     /// <summary>True for a <see cref="ClientConnection"/>.</summary>
     public abstract bool IsClient { get; }
 
-    /// <summary>How many channels are open.</summary>
+    /// <summary>How many channels are open (not yet closed, on either side's initiative).</summary>
     public int OpenChannelCount => _channels.Count;
 
     /// <summary>True when events are waiting to be taken.</summary>
     public bool HasEvents => _events.Count > 0;
+
+    /// <summary>Version 1: the settings this side announced.</summary>
+    public Settings LocalSettings { get; }
+
+    /// <summary>Version 1: the settings the peer announced (defaults until they arrive).</summary>
+    public Settings PeerSettings { get; } = new();
 
     /// <summary>The open channel with this id, or null.</summary>
     public Channel? GetChannel(uint channelId) => _channels.TryGetValue(channelId, out var channel) ? channel : null;
@@ -93,7 +99,10 @@ public abstract class Connection
     /// Tells the connection that the transport is up. A client queues its handshake
     /// request; a server starts waiting for one. Call once, before anything else.
     /// </summary>
-    public void ConnectionEstablished()
+    public void ConnectionEstablished() => ConnectionEstablished(_now);
+
+    /// <summary>As <see cref="ConnectionEstablished()"/>, at time <paramref name="now"/> (starts the handshake timeout).</summary>
+    public void ConnectionEstablished(TimeSpan now)
     {
         if (State != ConnectionState.Idle)
         {
@@ -103,7 +112,10 @@ public abstract class Connection
         Enter();
         try
         {
+            AdvanceTime(now);
             State = ConnectionState.Handshaking;
+            _handshakeDeadline = _options.HandshakeTimeout is { } timeout ? _now + timeout : null;
+            _lastReceivedAt = _now;
             OnConnectionEstablished();
         }
         finally
@@ -117,8 +129,11 @@ public abstract class Connection
     /// as they are complete; channel payload reaches <see cref="Channel.DataReceived"/> as
     /// slices of <paramref name="data"/>. Input after the connection failed or closed is ignored.
     /// </summary>
-    /// <exception cref="InvalidOperationException">Called before <see cref="ConnectionEstablished"/>, or from inside a callback of this call.</exception>
-    public void DataReceived(ReadOnlySpan<byte> data)
+    /// <exception cref="InvalidOperationException">Called before <see cref="ConnectionEstablished()"/>, or from inside a callback of this call.</exception>
+    public void DataReceived(ReadOnlySpan<byte> data) => DataReceived(data, _now);
+
+    /// <summary>As <see cref="DataReceived(ReadOnlySpan{byte})"/>, at time <paramref name="now"/> (for round-trip times and keepalive).</summary>
+    public void DataReceived(ReadOnlySpan<byte> data, TimeSpan now)
     {
         if (State == ConnectionState.Idle)
         {
@@ -134,6 +149,7 @@ public abstract class Connection
         _inDataReceived = true;
         try
         {
+            AdvanceTime(now);
             while (!data.IsEmpty && IsReading)
             {
                 data = _payloadRemaining > 0 ? ReadPayload(data) : ReadHeader(data);
@@ -146,17 +162,34 @@ public abstract class Connection
         }
     }
 
-    /// <summary>Creates a channel: picks a free id, tells the peer, and returns the factory's channel.</summary>
-    /// <exception cref="InvalidOperationException">The handshake has not succeeded, or the connection is closed.</exception>
-    public Channel CreateChannel()
+    /// <summary>
+    /// Creates a channel: picks a free id, tells the peer, and returns the factory's channel.
+    /// Version 1 sends <paramref name="label"/> (UTF-8, at most 255 bytes) with the open;
+    /// version 0 cannot carry one and ignores it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The handshake has not succeeded, the connection is closed or going away, or ids are exhausted.</exception>
+    public Channel CreateChannel(string? label = null)
     {
         RequireEstablished();
+        if (_goAwaySent || _goAwayReceived)
+        {
+            throw new InvalidOperationException("The connection is going away: no new channels.");
+        }
+
         Enter();
         try
         {
             uint id = NextChannelId();
-            WriteShortFrame(FrameType.CreateChannel, id);
-            return AddChannel(id, isRemote: false)
+            if (Version == 0)
+            {
+                WriteShortFrame(FrameType.CreateChannel, id);
+            }
+            else
+            {
+                WriteOpen(id, label);
+            }
+
+            return AddChannel(id, isRemote: false, Version == 0 ? null : label)
                 ?? throw new InvalidOperationException("The channel factory threw; see the ChannelClosed event.");
         }
         finally
@@ -165,20 +198,36 @@ public abstract class Connection
         }
     }
 
-    /// <summary>Closes an open channel and tells the peer. Returns false (and does nothing) if no channel with that id is open.</summary>
+    /// <summary>Closes an open channel (see <see cref="Channel.Close"/>). Returns false (and does nothing) if no channel with that id is open.</summary>
     public bool CloseChannel(uint channelId)
     {
-        if (!_channels.ContainsKey(channelId))
+        if (!_channels.TryGetValue(channelId, out var channel))
         {
             return false;
+        }
+
+        CloseChannelCore(channel);
+        return true;
+    }
+
+    /// <summary>
+    /// Version 1: starts a graceful shutdown. Tells the peer the last channel it opened that
+    /// this side processes; channels it opens after that are refused; open channels go on
+    /// until they finish. No new channels can be created here either. Idempotent.
+    /// </summary>
+    public void GoAway(ErrorCode code = ErrorCode.NoError)
+    {
+        RequireEstablished();
+        RequireVersion1(nameof(GoAway));
+        if (_goAwaySent)
+        {
+            return;
         }
 
         Enter();
         try
         {
-            WriteShortFrame(FrameType.CloseChannel, channelId);
-            RemoveChannel(channelId, ChannelCloseReason.LocalClose, null);
-            return true;
+            SendGoAway(code);
         }
         finally
         {
@@ -186,9 +235,13 @@ public abstract class Connection
         }
     }
 
+    /// <summary>True once either side sent a go-away: no new channels.</summary>
+    public bool IsGoingAway => _goAwaySent || _goAwayReceived;
+
     /// <summary>
-    /// Closes every open channel, telling the peer, and stops processing input. Queued
-    /// output stays queued for the driver to send before it closes the transport. Idempotent.
+    /// Closes every open channel and stops processing input. Version 0 tells the peer about
+    /// each channel; version 1 sends a go-away. Queued output stays queued for the driver to
+    /// send before it closes the transport. Idempotent.
     /// </summary>
     public void Close()
     {
@@ -202,14 +255,19 @@ public abstract class Connection
         try
         {
             bool tellPeer = State == ConnectionState.Established;
-            foreach (uint id in SnapshotChannelIds())
+            if (tellPeer && Version > 0 && !_goAwaySent)
             {
-                if (tellPeer)
+                SendGoAway(ErrorCode.NoError);
+            }
+
+            foreach (var channel in SnapshotChannels())
+            {
+                if (tellPeer && Version == 0)
                 {
-                    WriteShortFrame(FrameType.CloseChannel, id);
+                    WriteShortFrame(FrameType.CloseChannel, channel.ChannelId);
                 }
 
-                RemoveChannel(id, ChannelCloseReason.ConnectionClosed, null);
+                RemoveChannel(channel, ChannelCloseReason.ConnectionClosed, null, null);
             }
 
             State = ConnectionState.Closed;
@@ -226,19 +284,16 @@ public abstract class Connection
     /// </summary>
     public void ConnectionLost()
     {
-        if (State == ConnectionState.Closed)
+        if (State is ConnectionState.Closed or ConnectionState.Failed or ConnectionState.HandshakeFailed)
         {
+            State = State == ConnectionState.Idle ? ConnectionState.Closed : State;
             return;
         }
 
         Enter();
         try
         {
-            foreach (uint id in SnapshotChannelIds())
-            {
-                RemoveChannel(id, ChannelCloseReason.ConnectionLost, null);
-            }
-
+            CloseAllChannels(ChannelCloseReason.ConnectionLost);
             State = ConnectionState.Closed;
         }
         finally
@@ -247,19 +302,12 @@ public abstract class Connection
         }
     }
 
-    // ---- role-specific handshake ------------------------------------------------------
+    // ---- lifecycle helpers ----------------------------------------------------------------
 
     private protected abstract void OnConnectionEstablished();
 
-    /// <summary>Handles a frame that arrived while handshaking.</summary>
+    /// <summary>Handles a handshake frame (request or reply) while handshaking.</summary>
     private protected abstract void OnHandshakeFrame(in FrameHeader header);
-
-    private protected void HandshakeSucceeded(byte version)
-    {
-        Version = version;
-        State = ConnectionState.Established;
-        Enqueue(new HandshakeSuccess(version));
-    }
 
     private protected void HandshakeFailure(string reason)
     {
@@ -268,183 +316,7 @@ public abstract class Connection
         Enqueue(new HandshakeFailed(reason));
     }
 
-    // ---- input ------------------------------------------------------------------------
-
     private bool IsReading => State is ConnectionState.Handshaking or ConnectionState.Established;
-
-    private ReadOnlySpan<byte> ReadHeader(ReadOnlySpan<byte> data)
-    {
-        FrameHeader header;
-        FrameReadStatus status;
-        int consumed;
-        if (_headerLength == 0)
-        {
-            status = FrameHeader.TryRead(data, out header);
-            if (status == FrameReadStatus.NeedMoreData)
-            {
-                data.CopyTo(_headerBuffer);
-                _headerLength = data.Length;
-                return default;
-            }
-
-            consumed = header.Length;
-        }
-        else
-        {
-            int take = Math.Min(data.Length, _headerBuffer.Length - _headerLength);
-            data.Slice(0, take).CopyTo(_headerBuffer.AsSpan(_headerLength));
-            status = FrameHeader.TryRead(_headerBuffer.AsSpan(0, _headerLength + take), out header);
-            if (status == FrameReadStatus.NeedMoreData)
-            {
-                // The buffer holds the longest header, so here all of data was taken.
-                _headerLength += take;
-                return default;
-            }
-
-            consumed = header.Length - _headerLength;
-            _headerLength = 0;
-        }
-
-        if (status == FrameReadStatus.UnknownType)
-        {
-            byte version = _headerLength > 0 ? _headerBuffer[0] : data[0];
-            byte op = _headerLength > 1 ? _headerBuffer[1] : data[1 - _headerLength];
-            if (State == ConnectionState.Handshaking)
-            {
-                HandshakeFailure($"Not a TCPChan handshake: first bytes 0x{version:X2} 0x{op:X2}.");
-            }
-            else
-            {
-                Fail(ErrorCode.UnknownFrameType, $"Unknown op {op} (version byte {version}).");
-            }
-
-            return default;
-        }
-
-        HandleHeader(header);
-        return data.Slice(consumed);
-    }
-
-    private void HandleHeader(in FrameHeader header)
-    {
-        if (State == ConnectionState.Handshaking)
-        {
-            OnHandshakeFrame(header);
-            return;
-        }
-
-        if (header.Version != Version)
-        {
-            Fail(ErrorCode.ProtocolError, $"Frame {header.Type} carries version byte {header.Version} on a version-{Version} connection.");
-            return;
-        }
-
-        switch (header.Type)
-        {
-            case FrameType.CreateChannel:
-                HandleCreateChannel(header.ChannelId);
-                break;
-            case FrameType.CloseChannel:
-                HandleCloseChannel(header.ChannelId);
-                break;
-            case FrameType.ChannelPayload:
-                BeginPayload(header.ChannelId, header.PayloadLength);
-                break;
-            default:
-                Fail(ErrorCode.ProtocolError, $"{header.Type} after the handshake completed.");
-                break;
-        }
-    }
-
-    private void HandleCreateChannel(uint id)
-    {
-        if (_channels.ContainsKey(id))
-        {
-            Fail(ErrorCode.ChannelIdInUse, $"The peer created channel {id}, which is already open.");
-            return;
-        }
-
-        if (AddChannel(id, isRemote: true) is null)
-        {
-            // The factory threw: the channel never opened here, so tell the peer it is closed.
-            WriteShortFrame(FrameType.CloseChannel, id);
-        }
-    }
-
-    private void HandleCloseChannel(uint id)
-    {
-        // Closing a channel that is not open is a no-op: both sides may close at once.
-        if (_channels.ContainsKey(id))
-        {
-            RemoveChannel(id, ChannelCloseReason.RemoteClose, null);
-        }
-    }
-
-    private void BeginPayload(uint id, int length)
-    {
-        _payloadChannelId = id;
-        _payloadRemaining = length;
-        _payloadChannel = GetChannel(id);
-        if (_payloadChannel is null && length > 0)
-        {
-            Enqueue(new DataDiscarded(id, length));
-        }
-    }
-
-    private ReadOnlySpan<byte> ReadPayload(ReadOnlySpan<byte> data)
-    {
-        int count = Math.Min(_payloadRemaining, data.Length);
-        _payloadRemaining -= count;
-        var channel = _payloadChannel;
-        if (channel is not null)
-        {
-            if (channel.IsClosed)
-            {
-                // Closed by its own callback while this frame was arriving.
-                _payloadChannel = null;
-                Enqueue(new DataDiscarded(_payloadChannelId, count + _payloadRemaining));
-            }
-            else
-            {
-                try
-                {
-                    channel.DataReceived(data.Slice(0, count));
-                }
-                catch (Exception ex)
-                {
-                    ChannelCallbackFailed(channel, ex);
-                }
-            }
-        }
-
-        if (_payloadRemaining == 0)
-        {
-            _payloadChannel = null;
-        }
-
-        return data.Slice(count);
-    }
-
-    private void ResetInput()
-    {
-        _headerLength = 0;
-        _payloadRemaining = 0;
-        _payloadChannel = null;
-    }
-
-    private void Fail(ErrorCode code, string message)
-    {
-        foreach (uint id in SnapshotChannelIds())
-        {
-            RemoveChannel(id, ChannelCloseReason.ProtocolError, null);
-        }
-
-        State = ConnectionState.Failed;
-        ResetInput();
-        Enqueue(new ProtocolError(code, message));
-    }
-
-    // ---- channels -----------------------------------------------------------------------
 
     private void RequireEstablished()
     {
@@ -454,153 +326,35 @@ public abstract class Connection
         }
     }
 
-    private uint NextChannelId()
+    private void RequireVersion1(string what)
     {
-        // Random ids, as the reference picks them: two sides creating at once rarely collide.
-        while (true)
+        if (Version == 0)
         {
-            uint id = ((uint)_random.Next(1 << 16) << 16) | (uint)_random.Next(1 << 16);
-            if (!_channels.ContainsKey(id))
-            {
-                return id;
-            }
+            throw new InvalidOperationException($"{what} needs protocol version 1; this connection speaks version 0.");
         }
     }
 
-    private Channel? AddChannel(uint id, bool isRemote)
+    /// <summary>A connection-level error: the peer broke the protocol. Reported once, last.</summary>
+    private void Fail(ErrorCode code, string message)
     {
-        Channel channel;
-        try
+        if (Version > 0 && State == ConnectionState.Established && !_goAwaySent)
         {
-            channel = _channelFactory(new ChannelOpenInfo(id, isRemote))
-                ?? throw new InvalidOperationException("The channel factory returned null.");
-            channel.Attach(this, id, isRemote);
-        }
-        catch (Exception ex)
-        {
-            Enqueue(new ChannelClosed(id, ChannelCloseReason.ApplicationError, ex));
-            return null;
+            SendGoAway(code);
         }
 
-        _channels.Add(id, channel);
-        try
-        {
-            channel.OnCreated();
-        }
-        catch (Exception ex)
-        {
-            Enqueue(new ChannelCreated(channel));
-            ChannelCallbackFailed(channel, ex);
-            return channel;
-        }
-
-        Enqueue(new ChannelCreated(channel));
-        return channel;
+        CloseAllChannels(ChannelCloseReason.ProtocolError);
+        State = ConnectionState.Failed;
+        ResetInput();
+        Enqueue(new ProtocolError(code, message));
     }
 
-    private void ChannelCallbackFailed(Channel channel, Exception ex)
+    private void CloseAllChannels(ChannelCloseReason reason)
     {
-        if (channel.IsClosed || !_channels.ContainsKey(channel.ChannelId))
+        foreach (var channel in SnapshotChannels())
         {
-            return;
-        }
-
-        if (State == ConnectionState.Established)
-        {
-            WriteShortFrame(FrameType.CloseChannel, channel.ChannelId);
-        }
-
-        RemoveChannel(channel.ChannelId, ChannelCloseReason.ApplicationError, ex);
-    }
-
-    private void RemoveChannel(uint id, ChannelCloseReason reason, Exception? exception)
-    {
-        var channel = _channels[id];
-        _channels.Remove(id);
-        channel.MarkClosed(reason);
-        try
-        {
-            channel.OnClosed(reason);
-        }
-        catch (Exception ex)
-        {
-            exception ??= ex;
-        }
-
-        Enqueue(new ChannelClosed(id, reason, exception));
-    }
-
-    private uint[] SnapshotChannelIds()
-    {
-        if (_channels.Count == 0)
-        {
-            return Array.Empty<uint>();
-        }
-
-        var ids = new uint[_channels.Count];
-        _channels.Keys.CopyTo(ids, 0);
-        return ids;
-    }
-
-    // ---- output -------------------------------------------------------------------------
-
-    internal void WriteChannel(Channel channel, ReadOnlySpan<byte> data)
-    {
-        if (!ReferenceEquals(GetChannel(channel.ChannelId), channel))
-        {
-            throw new ChannelClosedException(channel.ChannelId, channel.CloseReason ?? ChannelCloseReason.ConnectionClosed);
-        }
-
-        Enter();
-        try
-        {
-            while (!data.IsEmpty)
-            {
-                int n = Math.Min(data.Length, FrameHeader.MaxPayloadLength);
-                var transmit = OutputTransmit();
-                var span = transmit.GetSpan(FrameWriter.PayloadHeaderLength + n);
-                transmit.Advance(FrameWriter.WriteChannelPayload(span, Version, channel.ChannelId, data.Slice(0, n)));
-                data = data.Slice(n);
-            }
-        }
-        finally
-        {
-            Exit();
+            RemoveChannel(channel, reason, null, null);
         }
     }
-
-    private protected void WriteShortFrame(FrameType type, uint value)
-    {
-        var transmit = OutputTransmit();
-        var span = transmit.GetSpan(FrameWriter.ShortFrameLength);
-        span[0] = Version;
-        span[1] = (byte)type;
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(span.Slice(2), value);
-        transmit.Advance(FrameWriter.ShortFrameLength);
-    }
-
-    private DataTransmit OutputTransmit()
-    {
-        if (_openTransmit is null)
-        {
-            var transmit = Interlocked.Exchange(ref _spareTransmit, null);
-            if (transmit is null)
-            {
-                transmit = new DataTransmit(this);
-            }
-            else
-            {
-                transmit.Reopen();
-            }
-
-            _openTransmit = transmit;
-            Enqueue(transmit);
-        }
-
-        return _openTransmit;
-    }
-
-    internal void ReturnTransmit(DataTransmit transmit) => Interlocked.Exchange(ref _spareTransmit, transmit);
 
     // ---- events -------------------------------------------------------------------------
 

@@ -1,13 +1,22 @@
 namespace TcpChan.Core;
 
-/// <summary>Settings of a connection. The defaults interoperate with Python tcpchan 0.1.1.</summary>
+/// <summary>Settings of a connection. The defaults speak version 1 and fall back to version 0 with Python tcpchan 0.1.1.</summary>
 public sealed class ConnectionOptions
 {
     /// <summary>The handshake magic of the reference implementation.</summary>
     public const uint DefaultHandshakeMagic = 0xFEEDBACC;
 
+    /// <summary>The newest protocol version this implementation speaks.</summary>
+    public const byte LatestVersion = 1;
+
     /// <summary>Both sides must use the same magic, or the handshake fails.</summary>
     public uint HandshakeMagic { get; set; } = DefaultHandshakeMagic;
+
+    /// <summary>
+    /// The newest version this side offers (client) or accepts (server). 0 makes a
+    /// version-0-only peer that behaves like the reference.
+    /// </summary>
+    public byte MaxVersion { get; set; } = LatestVersion;
 
     /// <summary>
     /// Called (with no arguments) when an API call into the connection has left new
@@ -18,9 +27,66 @@ public sealed class ConnectionOptions
     public Action? EventCallback { get; set; }
 
     /// <summary>
-    /// Source of random channel ids (version 0 picks ids at random, as the reference does,
-    /// so that both sides creating channels at once rarely collide). Set a seeded
-    /// <see cref="Random"/> for reproducible tests; by default a new one per connection.
+    /// Source of random channel ids in version 0 (ids are random there, as the reference
+    /// picks them). Set a seeded <see cref="Random"/> for reproducible tests.
     /// </summary>
     public Random? Random { get; set; }
+
+    /// <summary>Version 1: credit each channel starts with for data sent to this side.</summary>
+    public int InitialChannelWindow { get; set; } = Settings.DefaultInitialChannelWindow;
+
+    /// <summary>Version 1: how far auto-tuning may grow a channel's window.</summary>
+    public int MaxChannelWindow { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Version 1: grow a busy channel's window toward bandwidth × RTT.</summary>
+    public bool AutoTuneWindows { get; set; } = true;
+
+    /// <summary>
+    /// Version 1: the most bytes this side buffers for all channels together (received,
+    /// not yet consumed). Advertised as the session window, so a peer can never exceed it.
+    /// </summary>
+    public int SessionReceiveBudget { get; set; } = Settings.DefaultInitialSessionWindow;
+
+    /// <summary>Version 1: channels the peer may have open at once; more are refused (retryable).</summary>
+    public int MaxConcurrentChannels { get; set; } = Settings.DefaultMaxConcurrentChannels;
+
+    /// <summary>Version 1: the largest payload frame this side accepts (1,024 to 65,535).</summary>
+    public int MaxFramePayload { get; set; } = Settings.DefaultMaxFramePayload;
+
+    /// <summary>Version 1: after this long without input, send a ping. Null: no keepalive.</summary>
+    public TimeSpan? KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Version 1: after this long without input, the connection is dead (<see cref="KeepAliveTimedOut"/>).</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>If the handshake has not completed this long after <see cref="Connection.ConnectionEstablished()"/>, it fails. Null: wait forever.</summary>
+    public TimeSpan? HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    internal void Validate()
+    {
+        if (MaxVersion > LatestVersion)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxVersion), MaxVersion, $"Versions 0 to {LatestVersion} exist.");
+        }
+
+        if (InitialChannelWindow < 1 || MaxChannelWindow < InitialChannelWindow)
+        {
+            throw new ArgumentOutOfRangeException(nameof(InitialChannelWindow), "Need 1 <= InitialChannelWindow <= MaxChannelWindow.");
+        }
+
+        if (SessionReceiveBudget < InitialChannelWindow)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SessionReceiveBudget), "The session budget must hold at least one channel window.");
+        }
+
+        if (MaxFramePayload < Settings.MinMaxFramePayload || MaxFramePayload > Settings.DefaultMaxFramePayload)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxFramePayload), MaxFramePayload, "1,024 to 65,535.");
+        }
+
+        if (MaxConcurrentChannels < 0 || KeepAliveTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxConcurrentChannels));
+        }
+    }
 }

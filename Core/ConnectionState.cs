@@ -3,7 +3,7 @@ namespace TcpChan.Core;
 /// <summary>Where a connection is in its life.</summary>
 public enum ConnectionState
 {
-    /// <summary>Made, but <see cref="Connection.ConnectionEstablished"/> not yet called.</summary>
+    /// <summary>Made, but <see cref="Connection.ConnectionEstablished()"/> not yet called.</summary>
     Idle,
 
     /// <summary>Transport up; waiting for the handshake to complete.</summary>

@@ -42,9 +42,10 @@ public sealed class ServerConnection : Connection
             return;
         }
 
-        // Like the reference, the request's version byte does not stop the handshake: the
-        // reply carries the version this side speaks, and both use it.
+        // The request's version byte is the newest the client offers (the reference always
+        // sends 0, and answers any request with 0). The reply carries the version both use.
+        Version = Math.Min(header.Version, MaxVersion);
         WriteShortFrame(FrameType.HandshakeReply, HandshakeMagic);
-        HandshakeSucceeded(Version);
+        HandshakeAccepted(Version);
     }
 }

@@ -1,3 +1,5 @@
+using TcpChan.Core.Flow;
+
 namespace TcpChan.Core;
 
 /// <summary>
@@ -15,6 +17,34 @@ public abstract class Channel
 {
     private Connection? _connection;
 
+    // Version-1 state, owned by the connection.
+    internal long SendCredit;            // bytes the peer lets us send on this channel
+    internal ByteQueue? SendQueue;       // written, waiting for credit
+    internal bool WritesCompleted;       // CompleteWrites/Close was called
+    internal bool EndSent;               // our end-of-data frame is out
+    internal bool EndReceived;           // the peer's end-of-data arrived
+    internal bool ReadsClosed;           // Close(): incoming data is dropped
+    internal bool WantsWritable;         // a write was held back: say when it may go
+    internal bool SessionBlocked;        // listed as waiting for session credit
+    internal long ReceiveWindow;         // our current window for this channel
+    internal long ReceiveRemaining;      // credit the peer still has
+    internal long Unconsumed;            // delivered, not yet consumed
+    internal long PendingCredit;         // consumed, not yet given back
+    internal TimeSpan LastCreditAt;      // when credit was last given back (auto-tuning)
+
+    /// <summary>Creates a channel that counts data as consumed when <see cref="DataReceived"/> returns.</summary>
+    protected Channel()
+        : this(autoConsume: true)
+    {
+    }
+
+    /// <summary>
+    /// Creates a channel. With <paramref name="autoConsume"/> false the channel buffers what it
+    /// receives and calls <see cref="Consume"/> as its reader takes bytes: only then does the
+    /// peer get credit back (version 1), so a slow reader slows its writer.
+    /// </summary>
+    protected Channel(bool autoConsume) => AutoConsume = autoConsume;
+
     /// <summary>The id both sides use for this channel.</summary>
     public uint ChannelId { get; private set; }
 
@@ -25,33 +55,102 @@ public abstract class Channel
     /// <summary>True when the peer created this channel.</summary>
     public bool IsRemote { get; private set; }
 
+    /// <summary>Version 1: the label given when the channel was opened, or null.</summary>
+    public string? Label { get; private set; }
+
+    /// <summary>True when data counts as consumed as soon as <see cref="DataReceived"/> returns.</summary>
+    public bool AutoConsume { get; }
+
     /// <summary>True once the channel is closed, by either side or with the connection.</summary>
     public bool IsClosed => CloseReason.HasValue;
 
     /// <summary>Why the channel closed, or null while it is open.</summary>
     public ChannelCloseReason? CloseReason { get; private set; }
 
+    /// <summary>The reset or refusal code, when the channel closed with one.</summary>
+    public ErrorCode? CloseCode { get; private set; }
+
+    /// <summary>Version 1: the peer ended its data (half-closed); nothing more will arrive.</summary>
+    public bool IsEndOfData => EndReceived;
+
+    /// <summary>Version 1: bytes <see cref="TryWrite"/> would send now. Version 0: unlimited.</summary>
+    public long WritableBytes => _connection?.WritableBytes(this) ?? 0;
+
+    /// <summary>Version 1: bytes written but still queued for want of credit.</summary>
+    public int QueuedBytes => SendQueue?.Length ?? 0;
+
     /// <summary>
-    /// Sends bytes to the peer's side of this channel. Any length: more than 65,535 bytes
-    /// are split across several payload frames. An empty write sends nothing.
+    /// Sends bytes to the peer's side of this channel. Any length: the bytes are split into
+    /// frames, and (version 1) what the peer has no credit for yet is queued and sent as
+    /// credit comes back (<see cref="QueuedBytes"/>, <see cref="OnWritable"/>). An empty write sends nothing.
     /// </summary>
     /// <exception cref="ChannelClosedException">The channel is closed.</exception>
-    public void Write(ReadOnlySpan<byte> data)
-    {
-        if (_connection is null || CloseReason.HasValue)
-        {
-            throw new ChannelClosedException(ChannelId, CloseReason ?? ChannelCloseReason.LocalClose);
-        }
+    /// <exception cref="InvalidOperationException">Writes were completed (<see cref="CompleteWrites"/>).</exception>
+    public void Write(ReadOnlySpan<byte> data) => RequireConnection().WriteChannel(this, data, queue: true);
 
-        _connection.WriteChannel(this, data);
+    /// <summary>
+    /// Version 1: sends as much of <paramref name="data"/> as there is credit for, queues
+    /// nothing, and returns how many bytes were taken. When it returns less than asked,
+    /// <see cref="OnWritable"/> (and a <see cref="ChannelWritable"/> event) say when to try again.
+    /// Version 0 takes everything.
+    /// </summary>
+    public int TryWrite(ReadOnlySpan<byte> data) => RequireConnection().WriteChannel(this, data, queue: false);
+
+    /// <summary>
+    /// Version 1: ends this side's data (half-close) once everything queued is sent; the
+    /// channel stays open for reading until the peer ends too. Version 0 has no half-close:
+    /// this closes the channel. Idempotent.
+    /// </summary>
+    public void CompleteWrites()
+    {
+        if (_connection is not null && !IsClosed)
+        {
+            _connection.CompleteWrites(this);
+        }
     }
 
-    /// <summary>Closes the channel and tells the peer. Does nothing if it is already closed.</summary>
+    /// <summary>
+    /// Closes the channel and tells the peer. Version 0: closed at once. Version 1: ends
+    /// this side's data (queued bytes still go), drops whatever arrives from now on, and the
+    /// channel is closed when the peer ends its side too. Does nothing if already closed.
+    /// </summary>
     public void Close()
     {
-        if (_connection is not null && !CloseReason.HasValue)
+        if (_connection is not null && !IsClosed)
         {
-            _connection.CloseChannel(ChannelId);
+            _connection.CloseChannelCore(this);
+        }
+    }
+
+    /// <summary>
+    /// Version 1: aborts the channel at once with <paramref name="code"/>: queued data is
+    /// dropped and the peer's channel closes with <see cref="ChannelCloseReason.RemoteReset"/>.
+    /// Version 0 has no reset: the channel is closed. Does nothing if already closed.
+    /// </summary>
+    public void Abort(ErrorCode code = ErrorCode.Cancel)
+    {
+        if (_connection is not null && !IsClosed)
+        {
+            _connection.AbortChannel(this, code);
+        }
+    }
+
+    /// <summary>
+    /// For a channel made with autoConsume false: the reader has taken
+    /// <paramref name="count"/> more bytes, so the peer may send that much more (version 1).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">More than has been received and not yet consumed.</exception>
+    public void Consume(int count)
+    {
+        if (AutoConsume)
+        {
+            throw new InvalidOperationException("This channel consumes automatically.");
+        }
+
+        // After the channel closed, what it held was already released: nothing to give back.
+        if (_connection is not null && !IsClosed)
+        {
+            _connection.Consume(this, count);
         }
     }
 
@@ -67,12 +166,22 @@ public abstract class Channel
     /// </summary>
     protected internal abstract void DataReceived(ReadOnlySpan<byte> data);
 
+    /// <summary>Version 1: called once when the peer has ended its data (half-close).</summary>
+    protected internal virtual void OnEndOfData()
+    {
+    }
+
+    /// <summary>Version 1: called when queued or held-back writes may go again.</summary>
+    protected internal virtual void OnWritable()
+    {
+    }
+
     /// <summary>Called once, when the channel has closed, before its <see cref="ChannelClosed"/> event.</summary>
     protected internal virtual void OnClosed(ChannelCloseReason reason)
     {
     }
 
-    internal void Attach(Connection connection, uint channelId, bool isRemote)
+    internal void Attach(Connection connection, uint channelId, bool isRemote, string? label)
     {
         if (_connection is not null)
         {
@@ -82,7 +191,22 @@ public abstract class Channel
         _connection = connection;
         ChannelId = channelId;
         IsRemote = isRemote;
+        Label = label;
     }
 
-    internal void MarkClosed(ChannelCloseReason reason) => CloseReason = reason;
+    internal void MarkClosed(ChannelCloseReason reason, ErrorCode? code)
+    {
+        CloseReason = reason;
+        CloseCode = code;
+    }
+
+    private Connection RequireConnection()
+    {
+        if (_connection is null || CloseReason.HasValue)
+        {
+            throw new ChannelClosedException(ChannelId, CloseReason ?? ChannelCloseReason.LocalClose);
+        }
+
+        return _connection;
+    }
 }

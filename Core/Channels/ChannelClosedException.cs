@@ -4,11 +4,12 @@ namespace TcpChan.Core;
 public sealed class ChannelClosedException : InvalidOperationException
 {
     /// <summary>Creates the exception.</summary>
-    public ChannelClosedException(uint channelId, ChannelCloseReason reason)
-        : base($"Channel {channelId} is closed ({reason}).")
+    public ChannelClosedException(uint channelId, ChannelCloseReason reason, ErrorCode? code = null)
+        : base($"Channel {channelId} is closed ({reason}{(code is null ? string.Empty : ", code " + code)}).")
     {
         ChannelId = channelId;
         Reason = reason;
+        Code = code;
     }
 
     /// <summary>The channel's id.</summary>
@@ -16,4 +17,7 @@ public sealed class ChannelClosedException : InvalidOperationException
 
     /// <summary>Why the channel closed.</summary>
     public ChannelCloseReason Reason { get; }
+
+    /// <summary>The reset code, when the channel was reset.</summary>
+    public ErrorCode? Code { get; }
 }

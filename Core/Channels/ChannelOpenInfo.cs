@@ -4,10 +4,11 @@ namespace TcpChan.Core;
 public readonly struct ChannelOpenInfo
 {
     /// <summary>Creates the info.</summary>
-    public ChannelOpenInfo(uint channelId, bool isRemote)
+    public ChannelOpenInfo(uint channelId, bool isRemote, string? label = null)
     {
         ChannelId = channelId;
         IsRemote = isRemote;
+        Label = label;
     }
 
     /// <summary>The id the channel will have.</summary>
@@ -15,4 +16,7 @@ public readonly struct ChannelOpenInfo
 
     /// <summary>True when the peer is opening it, false when this side is.</summary>
     public bool IsRemote { get; }
+
+    /// <summary>Version 1: the label the opener gave (UTF-8 on the wire, up to 255 bytes), or null.</summary>
+    public string? Label { get; }
 }

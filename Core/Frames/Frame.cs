@@ -8,14 +8,18 @@ namespace TcpChan.Core.Frames;
 public readonly ref struct Frame
 {
     /// <summary>Creates a frame.</summary>
-    public Frame(FrameHeader header, ReadOnlySpan<byte> payload)
+    public Frame(FrameHeader header, ReadOnlySpan<byte> body, ReadOnlySpan<byte> payload)
     {
         Header = header;
+        Body = body;
         Payload = payload;
     }
 
     /// <summary>The header.</summary>
     public FrameHeader Header { get; }
+
+    /// <summary>The inline body after the fixed fields: an open's label, the settings entries (else empty).</summary>
+    public ReadOnlySpan<byte> Body { get; }
 
     /// <summary>The payload bytes (empty for frames without payload).</summary>
     public ReadOnlySpan<byte> Payload { get; }
@@ -40,7 +44,8 @@ public readonly ref struct Frame
             return FrameReadStatus.NeedMoreData;
         }
 
-        frame = new Frame(header, source.Slice(header.Length, header.PayloadLength));
+        int fixedLength = FrameHeader.FixedLengthOf(header.Version, header.Type);
+        frame = new Frame(header, source.Slice(fixedLength, header.Length - fixedLength), source.Slice(header.Length, header.PayloadLength));
         consumed = header.FrameLength;
         return FrameReadStatus.Complete;
     }

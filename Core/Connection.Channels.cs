@@ -1,0 +1,318 @@
+using TcpChan.Core.Flow;
+using TcpChan.Core.Frames;
+
+namespace TcpChan.Core;
+
+// Channels: ids, opening and closing, and what the application asks of a channel.
+public abstract partial class Connection
+{
+    private readonly Random _random;
+    private uint _nextLocalId;   // version 1: the next id this side opens (client odd, server even)
+    private uint _highestPeerId; // version 1: the highest id the peer opened
+    private int _peerOpenCount;  // version 1: open channels the peer opened
+
+    private bool IsLocalId(uint id) => (id & 1) == (IsClient ? 1u : 0u);
+
+    private uint NextChannelId()
+    {
+        if (Version == 0)
+        {
+            // Random ids, as the reference picks them: two sides creating at once rarely collide.
+            while (true)
+            {
+                uint id = ((uint)_random.Next(1 << 16) << 16) | (uint)_random.Next(1 << 16);
+                if (!_channels.ContainsKey(id))
+                {
+                    return id;
+                }
+            }
+        }
+
+        if (_nextLocalId > uint.MaxValue - 2)
+        {
+            throw new InvalidOperationException("This connection has used all its channel ids; open a new connection.");
+        }
+
+        uint next = _nextLocalId;
+        _nextLocalId += 2;
+        return next;
+    }
+
+    private Channel? AddChannel(uint id, bool isRemote, string? label)
+    {
+        Channel channel;
+        try
+        {
+            channel = _channelFactory(new ChannelOpenInfo(id, isRemote, label))
+                ?? throw new InvalidOperationException("The channel factory returned null.");
+            channel.Attach(this, id, isRemote, label);
+        }
+        catch (Exception ex)
+        {
+            Enqueue(new ChannelClosed(id, ChannelCloseReason.ApplicationError, ex));
+            return null;
+        }
+
+        if (Version > 0)
+        {
+            channel.SendCredit = PeerSettings.InitialChannelWindow;
+            channel.ReceiveWindow = LocalSettings.InitialChannelWindow;
+            channel.ReceiveRemaining = LocalSettings.InitialChannelWindow;
+            channel.LastCreditAt = _now;
+            if (isRemote)
+            {
+                _peerOpenCount++;
+            }
+        }
+
+        _channels.Add(id, channel);
+        Exception? failure = null;
+        try
+        {
+            channel.OnCreated();
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+
+        Enqueue(new ChannelCreated(channel));
+        if (failure is not null)
+        {
+            ChannelCallbackFailed(channel, failure);
+        }
+
+        return channel;
+    }
+
+    /// <summary>Closes a channel for good: the one place every channel ends.</summary>
+    private void RemoveChannel(Channel channel, ChannelCloseReason reason, Exception? exception, ErrorCode? code)
+    {
+        if (!_channels.Remove(channel.ChannelId))
+        {
+            return;
+        }
+
+        if (Version > 0)
+        {
+            if (channel.IsRemote)
+            {
+                _peerOpenCount--;
+            }
+
+            channel.SendQueue?.Clear();
+
+            // Whatever the application had not consumed is dropped with the channel.
+            DropUnconsumed(channel);
+        }
+
+        channel.MarkClosed(reason, code);
+        try
+        {
+            channel.OnClosed(reason);
+        }
+        catch (Exception ex)
+        {
+            exception ??= ex;
+        }
+
+        Enqueue(new ChannelClosed(channel.ChannelId, reason, exception, code));
+    }
+
+    private List<Channel> SnapshotChannels() => new(_channels.Values);
+
+    private void ChannelCallbackFailed(Channel channel, Exception ex)
+    {
+        if (channel.IsClosed || !_channels.ContainsKey(channel.ChannelId))
+        {
+            return;
+        }
+
+        if (State == ConnectionState.Established)
+        {
+            if (Version == 0)
+            {
+                WriteShortFrame(FrameType.CloseChannel, channel.ChannelId);
+            }
+            else
+            {
+                WriteLongFrame(FrameType.ResetChannel, channel.ChannelId, (uint)ErrorCode.Cancel);
+            }
+        }
+
+        RemoveChannel(channel, ChannelCloseReason.ApplicationError, ex, Version == 0 ? null : ErrorCode.Cancel);
+    }
+
+    /// <summary>A channel-level error: the peer misused one channel; reset it, the connection goes on.</summary>
+    private void ChannelError(Channel channel, string message)
+    {
+        WriteLongFrame(FrameType.ResetChannel, channel.ChannelId, (uint)ErrorCode.ProtocolError);
+        RemoveChannel(channel, ChannelCloseReason.LocalReset, new InvalidDataException(message), ErrorCode.ProtocolError);
+    }
+
+    /// <summary>Version 1: a channel is done when both sides ended and everything was consumed.</summary>
+    private void MaybeComplete(Channel channel)
+    {
+        if (channel.EndSent && channel.EndReceived && channel.Unconsumed == 0 && !channel.IsClosed)
+        {
+            RemoveChannel(channel, ChannelCloseReason.Completed, null, null);
+        }
+    }
+
+    internal long WritableBytes(Channel channel)
+    {
+        if (channel.IsClosed || channel.WritesCompleted)
+        {
+            return 0;
+        }
+
+        if (Version == 0)
+        {
+            return long.MaxValue;
+        }
+
+        return channel.SendQueue is { IsEmpty: false } ? 0 : Math.Max(0, Math.Min(channel.SendCredit, _sessionSendCredit));
+    }
+
+    internal int WriteChannel(Channel channel, ReadOnlySpan<byte> data, bool queue)
+    {
+        if (!ReferenceEquals(GetChannel(channel.ChannelId), channel))
+        {
+            throw new ChannelClosedException(channel.ChannelId, channel.CloseReason ?? ChannelCloseReason.ConnectionClosed, channel.CloseCode);
+        }
+
+        if (channel.WritesCompleted)
+        {
+            throw new InvalidOperationException($"Channel {channel.ChannelId}: writes were completed; nothing more can be written.");
+        }
+
+        Enter();
+        try
+        {
+            if (Version == 0)
+            {
+                WritePayloadFrames(channel.ChannelId, data);
+                return data.Length;
+            }
+
+            int sent = channel.SendQueue is { IsEmpty: false } ? 0 : SendWithCredit(channel, data);
+            if (sent < data.Length)
+            {
+                channel.WantsWritable = true;
+                if (queue)
+                {
+                    (channel.SendQueue ??= new ByteQueue()).Enqueue(data.Slice(sent));
+                    return data.Length;
+                }
+            }
+
+            return sent;
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    internal void CompleteWrites(Channel channel)
+    {
+        if (Version == 0)
+        {
+            CloseChannelCore(channel);
+            return;
+        }
+
+        if (channel.WritesCompleted)
+        {
+            return;
+        }
+
+        Enter();
+        try
+        {
+            channel.WritesCompleted = true;
+            FlushChannel(channel);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    internal void CloseChannelCore(Channel channel)
+    {
+        if (!_channels.ContainsKey(channel.ChannelId))
+        {
+            return;
+        }
+
+        Enter();
+        try
+        {
+            if (Version == 0)
+            {
+                WriteShortFrame(FrameType.CloseChannel, channel.ChannelId);
+                RemoveChannel(channel, ChannelCloseReason.LocalClose, null, null);
+                return;
+            }
+
+            // Version 1: end our side, stop reading, and finish when the peer ends too.
+            channel.ReadsClosed = true;
+            DropUnconsumed(channel);
+
+            channel.WritesCompleted = true;
+            FlushChannel(channel);
+            MaybeComplete(channel);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    internal void AbortChannel(Channel channel, ErrorCode code)
+    {
+        if (Version == 0)
+        {
+            CloseChannelCore(channel);
+            return;
+        }
+
+        Enter();
+        try
+        {
+            WriteLongFrame(FrameType.ResetChannel, channel.ChannelId, (uint)code);
+            RemoveChannel(channel, ChannelCloseReason.LocalReset, null, code);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    internal void Consume(Channel channel, int count)
+    {
+        if (count < 0 || count > channel.Unconsumed)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"Channel {channel.ChannelId} has {channel.Unconsumed} unconsumed bytes.");
+        }
+
+        if (count == 0 || Version == 0)
+        {
+            return;
+        }
+
+        Enter();
+        try
+        {
+            channel.Unconsumed -= count;
+            _sessionBuffered -= count;
+            Credit(channel, count);
+            MaybeComplete(channel);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+}

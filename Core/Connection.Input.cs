@@ -1,0 +1,476 @@
+using System.Text;
+using TcpChan.Core.Frames;
+
+namespace TcpChan.Core;
+
+// Input: parsing frames out of whatever chunks arrive, and handling each.
+public abstract partial class Connection
+{
+    // A header split across calls is gathered here (control frames are small and bounded);
+    // payload bytes stream straight from the caller's span to the channel, never copied.
+    private readonly byte[] _headerBuffer = new byte[FrameHeader.MaxLength];
+    private int _headerLength;
+    private int _payloadRemaining;
+    private uint _payloadChannelId;
+    private Channel? _payloadChannel;
+    private bool _awaitingSettings;
+
+    private ReadOnlySpan<byte> ReadHeader(ReadOnlySpan<byte> data)
+    {
+        FrameHeader header;
+        FrameReadStatus status;
+        int consumed;
+        ReadOnlySpan<byte> raw;
+        if (_headerLength == 0)
+        {
+            status = FrameHeader.TryRead(data, out header);
+            if (status == FrameReadStatus.NeedMoreData)
+            {
+                data.CopyTo(_headerBuffer);
+                _headerLength = data.Length;
+                return default;
+            }
+
+            raw = data;
+            consumed = header.Length;
+        }
+        else
+        {
+            int take = Math.Min(data.Length, _headerBuffer.Length - _headerLength);
+            data.Slice(0, take).CopyTo(_headerBuffer.AsSpan(_headerLength));
+            raw = _headerBuffer.AsSpan(0, _headerLength + take);
+            status = FrameHeader.TryRead(raw, out header);
+            if (status == FrameReadStatus.NeedMoreData)
+            {
+                // The buffer holds the longest header, so here all of data was taken.
+                _headerLength += take;
+                return default;
+            }
+
+            consumed = header.Length - _headerLength;
+            _headerLength = 0;
+        }
+
+        _lastReceivedAt = _now;
+        _keepAlivePingOutstanding = false;
+        if (status == FrameReadStatus.UnknownType)
+        {
+            if (State == ConnectionState.Handshaking)
+            {
+                HandshakeFailure($"Not a TCPChan handshake: first bytes 0x{raw[0]:X2} 0x{raw[1]:X2}.");
+            }
+            else
+            {
+                Fail(ErrorCode.UnknownFrameType, $"Unknown op {raw[1]} (version byte {raw[0]}).");
+            }
+
+            return default;
+        }
+
+        HandleHeader(header, raw.Slice(0, header.Length));
+        return data.Slice(consumed);
+    }
+
+    private void HandleHeader(in FrameHeader header, ReadOnlySpan<byte> raw)
+    {
+        if (State == ConnectionState.Handshaking)
+        {
+            if (_awaitingSettings)
+            {
+                HandleFirstSettings(header, raw);
+            }
+            else if (header.Type is FrameType.HandshakeRequest or FrameType.HandshakeReply)
+            {
+                OnHandshakeFrame(header);
+            }
+            else
+            {
+                HandshakeFailure($"Expected a handshake {(IsClient ? "reply" : "request")}, got {header.Type}.");
+            }
+
+            return;
+        }
+
+        if (header.Version != Version)
+        {
+            Fail(ErrorCode.ProtocolError, $"Frame {header.Type} carries version byte {header.Version} on a version-{Version} connection.");
+            return;
+        }
+
+        switch (header.Type)
+        {
+            case FrameType.CreateChannel:
+                HandleCreateChannel(header.ChannelId, raw);
+                break;
+            case FrameType.CloseChannel:
+                HandleCloseChannel(header.ChannelId);
+                break;
+            case FrameType.ChannelPayload:
+                BeginPayload(header.ChannelId, header.PayloadLength);
+                break;
+            case FrameType.WindowUpdate:
+                HandleWindowUpdate(header.ChannelId, header.Argument);
+                break;
+            case FrameType.ResetChannel:
+                HandleReset(header.ChannelId, (ErrorCode)header.Argument);
+                break;
+            case FrameType.Ping:
+                HandlePing(header.Value, header.Opaque);
+                break;
+            case FrameType.GoAway:
+                HandleGoAway(header.Value, (ErrorCode)header.Argument);
+                break;
+            case FrameType.Settings:
+                Fail(ErrorCode.ProtocolError, "Settings may be sent only once, right after the handshake.");
+                break;
+            default:
+                Fail(ErrorCode.ProtocolError, $"{header.Type} after the handshake completed.");
+                break;
+        }
+    }
+
+    /// <summary>Both sides begin version 1 by announcing their settings; nothing else may come first.</summary>
+    private void HandleFirstSettings(in FrameHeader header, ReadOnlySpan<byte> raw)
+    {
+        if (header.Type != FrameType.Settings || header.Version != Version)
+        {
+            HandshakeFailure($"Expected version-{Version} settings after the handshake, got {header.Type} (version byte {header.Version}).");
+            return;
+        }
+
+        var entries = raw.Slice(FrameHeader.SettingsOffset);
+        for (int i = 0; i < (int)header.Value; i++)
+        {
+            var entry = entries.Slice(i * FrameHeader.SettingEntryLength);
+            string? error = PeerSettings.Apply(entry[0], System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(entry.Slice(1)));
+            if (error is not null)
+            {
+                HandshakeFailure(error);
+                return;
+            }
+        }
+
+        _awaitingSettings = false;
+        StartVersion1Flow();
+        HandshakeSucceeded();
+    }
+
+    private protected void HandshakeSucceeded()
+    {
+        State = ConnectionState.Established;
+        Enqueue(new HandshakeSuccess(Version));
+        if (Version > 0)
+        {
+            // A first round trip, so that window tuning has a measure from the start.
+            SendPing(userOpaque: null);
+        }
+    }
+
+    /// <summary>After the reply: version 0 is ready; version 1 announces settings and waits for the peer's.</summary>
+    private protected void HandshakeAccepted(byte version)
+    {
+        Version = version;
+        if (version == 0)
+        {
+            HandshakeSucceeded();
+            return;
+        }
+
+        WriteSettings();
+        _awaitingSettings = true;
+    }
+
+    private void HandleCreateChannel(uint id, ReadOnlySpan<byte> raw)
+    {
+        if (Version == 0)
+        {
+            if (_channels.ContainsKey(id))
+            {
+                Fail(ErrorCode.ChannelIdInUse, $"The peer created channel {id}, which is already open.");
+            }
+            else if (AddChannel(id, isRemote: true, null) is null)
+            {
+                // The factory threw: the channel never opened here, so tell the peer it is closed.
+                WriteShortFrame(FrameType.CloseChannel, id);
+            }
+
+            return;
+        }
+
+        if (id == 0 || IsLocalId(id))
+        {
+            Fail(ErrorCode.ProtocolError, $"The peer opened channel {id}, an id of {(id == 0 ? "the session" : "this side")}.");
+            return;
+        }
+
+        if (id <= _highestPeerId)
+        {
+            Fail(ErrorCode.ChannelIdInUse, $"The peer opened channel {id}, not above its last id {_highestPeerId}.");
+            return;
+        }
+
+        _highestPeerId = id;
+        if (_goAwaySent || _peerOpenCount >= LocalSettings.MaxConcurrentChannels)
+        {
+            // Refused before anything was processed: the opener may retry it.
+            WriteLongFrame(FrameType.ResetChannel, id, (uint)ErrorCode.Refused);
+            return;
+        }
+
+        string? label = null;
+        var labelBytes = raw.Slice(FrameHeader.LabelOffset);
+        if (!labelBytes.IsEmpty)
+        {
+            label = DecodeLabel(labelBytes);
+        }
+
+        if (AddChannel(id, isRemote: true, label) is null)
+        {
+            WriteLongFrame(FrameType.ResetChannel, id, (uint)ErrorCode.Refused);
+        }
+    }
+
+    private static string DecodeLabel(ReadOnlySpan<byte> bytes)
+    {
+#if NETSTANDARD2_0
+        return Encoding.UTF8.GetString(bytes.ToArray());
+#else
+        return Encoding.UTF8.GetString(bytes);
+#endif
+    }
+
+    private void HandleCloseChannel(uint id)
+    {
+        if (Version == 0)
+        {
+            // Closing a channel that is not open is a no-op: both sides may close at once.
+            if (_channels.TryGetValue(id, out var closed))
+            {
+                RemoveChannel(closed, ChannelCloseReason.RemoteClose, null, null);
+            }
+
+            return;
+        }
+
+        if (!TryGetChannelV1(id, "end of data", out var channel) || channel is null)
+        {
+            return;
+        }
+
+        if (channel.EndReceived)
+        {
+            ChannelError(channel, "A second end of data.");
+            return;
+        }
+
+        channel.EndReceived = true;
+        try
+        {
+            channel.OnEndOfData();
+        }
+        catch (Exception ex)
+        {
+            ChannelCallbackFailed(channel, ex);
+            return;
+        }
+
+        Enqueue(new ChannelEndOfData(id));
+        MaybeComplete(channel);
+    }
+
+    private void BeginPayload(uint id, int length)
+    {
+        _payloadChannelId = id;
+        _payloadRemaining = length;
+        _payloadChannel = null;
+        if (Version == 0)
+        {
+            _payloadChannel = GetChannel(id);
+            if (_payloadChannel is null && length > 0)
+            {
+                Enqueue(new DataDiscarded(id, length));
+            }
+
+            return;
+        }
+
+        if (length > LocalSettings.MaxFramePayload)
+        {
+            Fail(ErrorCode.FrameSizeError, $"A payload frame of {length} bytes; the limit is {LocalSettings.MaxFramePayload}.");
+            return;
+        }
+
+        if (length > _sessionReceiveRemaining)
+        {
+            Fail(ErrorCode.FlowControlError, $"{length} bytes on channel {id} with {_sessionReceiveRemaining} bytes of session credit.");
+            return;
+        }
+
+        if (!TryGetChannelV1(id, "payload", out var channel))
+        {
+            return;
+        }
+
+        if (channel is not null && length > channel.ReceiveRemaining)
+        {
+            Fail(ErrorCode.FlowControlError, $"{length} bytes on channel {id} with {channel.ReceiveRemaining} bytes of credit.");
+            return;
+        }
+
+        _sessionReceiveRemaining -= length;
+        if (channel is not null && channel.EndReceived)
+        {
+            ChannelError(channel, "Data after end of data.");
+            channel = null;
+        }
+
+        if (channel is null || channel.ReadsClosed)
+        {
+            // Dropped, but the session credit comes back: only live data may hold the budget.
+            ReturnSessionCredit(length);
+            if (length > 0)
+            {
+                Enqueue(new DataDiscarded(id, length));
+            }
+
+            _payloadChannel = null;
+            return;
+        }
+
+        channel.ReceiveRemaining -= length;
+        _payloadChannel = channel;
+    }
+
+    private ReadOnlySpan<byte> ReadPayload(ReadOnlySpan<byte> data)
+    {
+        int count = Math.Min(_payloadRemaining, data.Length);
+        _payloadRemaining -= count;
+        var channel = _payloadChannel;
+        if (channel is not null)
+        {
+            if (channel.IsClosed || channel.ReadsClosed)
+            {
+                // Closed (or reads closed) by its own callback while this frame was arriving.
+                _payloadChannel = null;
+                if (Version > 0)
+                {
+                    ReturnSessionCredit(count + _payloadRemaining);
+                }
+
+                Enqueue(new DataDiscarded(_payloadChannelId, count + _payloadRemaining));
+            }
+            else
+            {
+                try
+                {
+                    channel.DataReceived(data.Slice(0, count));
+                }
+                catch (Exception ex)
+                {
+                    ChannelCallbackFailed(channel, ex);
+                }
+
+                if (Version > 0)
+                {
+                    Delivered(channel, count);
+                }
+            }
+        }
+
+        if (_payloadRemaining == 0)
+        {
+            _payloadChannel = null;
+        }
+
+        return data.Slice(count);
+    }
+
+    private void HandleWindowUpdate(uint id, uint increment)
+    {
+        if (increment == 0)
+        {
+            Fail(ErrorCode.ProtocolError, $"A window update of 0 for channel {id}.");
+            return;
+        }
+
+        if (id == 0)
+        {
+            _sessionSendCredit += increment;
+            if (_sessionSendCredit > int.MaxValue)
+            {
+                Fail(ErrorCode.FlowControlError, "Session credit above 2^31-1.");
+                return;
+            }
+
+            FlushSessionBlocked();
+            return;
+        }
+
+        if (!TryGetChannelV1(id, "window update", out var channel) || channel is null)
+        {
+            return;
+        }
+
+        channel.SendCredit += increment;
+        if (channel.SendCredit > int.MaxValue)
+        {
+            Fail(ErrorCode.FlowControlError, $"Credit of channel {id} above 2^31-1.");
+            return;
+        }
+
+        FlushChannel(channel);
+    }
+
+    private void HandleReset(uint id, ErrorCode code)
+    {
+        if (!TryGetChannelV1(id, "reset", out var channel) || channel is null)
+        {
+            return;
+        }
+
+        var reason = code == ErrorCode.Refused && !channel.IsRemote ? ChannelCloseReason.Refused : ChannelCloseReason.RemoteReset;
+        RemoveChannel(channel, reason, null, code);
+    }
+
+    private void HandleGoAway(uint lastChannelId, ErrorCode code)
+    {
+        _goAwayReceived = true;
+        Enqueue(new GoAwayReceived(lastChannelId, code));
+        foreach (var channel in SnapshotChannels())
+        {
+            if (!channel.IsRemote && channel.ChannelId > lastChannelId)
+            {
+                RemoveChannel(channel, ChannelCloseReason.Refused, null, ErrorCode.Refused);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Finds the channel a version-1 frame names. False after a connection error (an id
+    /// never opened); true with null for a channel that was open once (a normal race: the
+    /// frame is dropped).
+    /// </summary>
+    private bool TryGetChannelV1(uint id, string what, out Channel? channel)
+    {
+        if (_channels.TryGetValue(id, out channel))
+        {
+            return true;
+        }
+
+        bool seen = id != 0 && (IsLocalId(id) ? id < _nextLocalId : id <= _highestPeerId);
+        if (!seen)
+        {
+            Fail(ErrorCode.ProtocolError, $"A {what} for channel {id}, which was never opened.");
+            return false;
+        }
+
+        return true;
+    }
+
+    private void ResetInput()
+    {
+        _headerLength = 0;
+        _payloadRemaining = 0;
+        _payloadChannel = null;
+    }
+}

@@ -1,0 +1,113 @@
+using System.Text;
+using TcpChan.Core.Frames;
+
+namespace TcpChan.Core;
+
+// Output: frames go into the DataTransmit that is queued and not yet taken, so that
+// everything produced between two takes leaves in one write.
+public abstract partial class Connection
+{
+    private DataTransmit? _openTransmit;
+    private DataTransmit? _spareTransmit;
+
+    internal void ReturnTransmit(DataTransmit transmit) => Interlocked.Exchange(ref _spareTransmit, transmit);
+
+    private DataTransmit OutputTransmit()
+    {
+        if (_openTransmit is null)
+        {
+            var transmit = Interlocked.Exchange(ref _spareTransmit, null);
+            if (transmit is null)
+            {
+                transmit = new DataTransmit(this);
+            }
+            else
+            {
+                transmit.Reopen();
+            }
+
+            _openTransmit = transmit;
+            Enqueue(transmit);
+        }
+
+        return _openTransmit;
+    }
+
+    private protected void WriteShortFrame(FrameType type, uint value)
+    {
+        var transmit = OutputTransmit();
+        var span = transmit.GetSpan(FrameWriter.ShortFrameLength);
+        span[0] = Version;
+        span[1] = (byte)type;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(span.Slice(2), value);
+        transmit.Advance(FrameWriter.ShortFrameLength);
+    }
+
+    private void WriteLongFrame(FrameType type, uint value, uint argument)
+    {
+        var transmit = OutputTransmit();
+        var span = transmit.GetSpan(FrameWriter.LongFrameLength);
+        span[0] = Version;
+        span[1] = (byte)type;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(span.Slice(2), value);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(span.Slice(6), argument);
+        transmit.Advance(FrameWriter.LongFrameLength);
+    }
+
+    /// <summary>Version 0: all of <paramref name="data"/>, in frames of at most 65,535 bytes.</summary>
+    private void WritePayloadFrames(uint channelId, ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            int n = Math.Min(data.Length, FrameHeader.MaxPayloadLength);
+            WritePayloadFrame(channelId, data.Slice(0, n));
+            data = data.Slice(n);
+        }
+    }
+
+    private void WritePayloadFrame(uint channelId, ReadOnlySpan<byte> payload)
+    {
+        var transmit = OutputTransmit();
+        var span = transmit.GetSpan(FrameWriter.PayloadHeaderLength + payload.Length);
+        transmit.Advance(FrameWriter.WriteChannelPayload(span, Version, channelId, payload));
+    }
+
+    private void WriteOpen(uint channelId, string? label)
+    {
+        int labelLength = label is null ? 0 : Encoding.UTF8.GetByteCount(label);
+        if (labelLength > FrameHeader.MaxLabelLength)
+        {
+            throw new ArgumentException($"A label is at most 255 bytes of UTF-8; this one is {labelLength}.", nameof(label));
+        }
+
+        var transmit = OutputTransmit();
+        var span = transmit.GetSpan(FrameWriter.OpenFrameLength(labelLength));
+        byte[] labelBytes = label is null ? Array.Empty<byte>() : Encoding.UTF8.GetBytes(label);
+        transmit.Advance(FrameWriter.WriteOpenChannel(span, Version, channelId, labelBytes));
+    }
+
+    private void WriteSettings()
+    {
+        Span<KeyValuePair<byte, uint>> entries = stackalloc KeyValuePair<byte, uint>[4];
+        entries[0] = new((byte)SettingId.InitialChannelWindow, (uint)LocalSettings.InitialChannelWindow);
+        entries[1] = new((byte)SettingId.MaxFramePayload, (uint)LocalSettings.MaxFramePayload);
+        entries[2] = new((byte)SettingId.MaxConcurrentChannels, (uint)LocalSettings.MaxConcurrentChannels);
+        entries[3] = new((byte)SettingId.InitialSessionWindow, (uint)LocalSettings.InitialSessionWindow);
+        var transmit = OutputTransmit();
+        var span = transmit.GetSpan(FrameWriter.SettingsFrameLength(entries.Length));
+        transmit.Advance(FrameWriter.WriteSettings(span, Version, entries));
+    }
+
+    private void WritePing(bool ack, ulong opaque)
+    {
+        var transmit = OutputTransmit();
+        var span = transmit.GetSpan(FrameWriter.PingFrameLength);
+        transmit.Advance(FrameWriter.WritePing(span, Version, ack, opaque));
+    }
+
+    private void SendGoAway(ErrorCode code)
+    {
+        _goAwaySent = true;
+        WriteLongFrame(FrameType.GoAway, _highestPeerId, (uint)code);
+    }
+}
