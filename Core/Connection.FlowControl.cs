@@ -45,7 +45,7 @@ public abstract partial class Connection
             sent += n;
         }
 
-        if (sent < data.Length && _sessionSendCredit <= 0 && channel.SendCredit > 0 && !channel.SessionBlocked)
+        if (sent < data.Length && _sessionSendCredit <= 0 && !channel.SessionBlocked)
         {
             channel.SessionBlocked = true;
             _sessionBlocked.Enqueue(channel);
