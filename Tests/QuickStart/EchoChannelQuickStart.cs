@@ -1,0 +1,23 @@
+namespace TcpChan.Tests.QuickStart;
+
+// README:begin echo-channel
+using TcpChan.Core;
+
+// A channel that sends back every byte it receives. A connection's channel factory makes
+// one per channel, whichever side creates it.
+public sealed class EchoChannel : Channel
+{
+    // The peer's bytes, in order, in chunks of any size. The span is valid only during the
+    // call; Write may be called right here.
+    protected internal override void DataReceived(ReadOnlySpan<byte> data) => Write(data);
+
+    // Optional hooks: OnCreated() runs when the channel opens, OnClosed(reason) when it closes.
+}
+
+public static class EchoService
+{
+    // A server on which every channel a client opens echoes. Drive it as in the next
+    // example: feed it the bytes that arrive, send the bytes of its DataTransmit events.
+    public static ServerConnection CreateServer() => new(() => new EchoChannel());
+}
+// README:end echo-channel

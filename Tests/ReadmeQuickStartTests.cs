@@ -1,0 +1,149 @@
+using System.Text.RegularExpressions;
+using TcpChan.Core;
+using TcpChan.Tests.QuickStart;
+using Xunit;
+
+namespace TcpChan.Tests;
+
+/// <summary>
+/// The README's quick starts are the code of Tests/QuickStart, word for word, and that code
+/// runs and does what the README says.
+/// </summary>
+public class ReadmeQuickStartTests
+{
+    private static readonly string[] QuickStartFiles =
+    [
+        "Tests/QuickStart/EchoChannelQuickStart.cs",
+        "Tests/QuickStart/ByHandQuickStart.cs",
+    ];
+
+    public static TheoryData<string> BlockNames() => new(MarkedBlocks(ReadRepoFile("README.md"), HtmlMarker).Keys);
+
+    [Theory]
+    [MemberData(nameof(BlockNames))]
+    public void Readme_block_is_the_tested_source(string name)
+    {
+        var readme = MarkedBlocks(ReadRepoFile("README.md"), HtmlMarker)[name];
+        var sources = QuickStartFiles
+            .SelectMany(f => MarkedBlocks(ReadRepoFile(f), CommentMarker))
+            .ToDictionary(b => b.Key, b => b.Value);
+        Assert.True(sources.ContainsKey(name), $"README block '{name}' has no '// README:begin {name}' in Tests/QuickStart.");
+
+        Assert.Equal("```csharp", readme[0]);
+        Assert.Equal("```", readme[^1]);
+        Assert.Equal(AsUserCode(Dedent(sources[name])), Dedent(readme[1..^1]));
+    }
+
+    [Fact]
+    public void Every_quick_start_source_is_in_the_readme()
+    {
+        var readme = MarkedBlocks(ReadRepoFile("README.md"), HtmlMarker);
+        foreach (var file in QuickStartFiles)
+        {
+            var blocks = MarkedBlocks(ReadRepoFile(file), CommentMarker);
+            Assert.NotEmpty(blocks);
+            Assert.All(blocks.Keys, name => Assert.True(readme.ContainsKey(name), $"{file}: block '{name}' is not in README.md."));
+        }
+    }
+
+    [Fact]
+    public void Readme_test_command_is_what_CI_runs()
+    {
+        string ci = ReadRepoFile(".ci/run").Replace("\r\n", "\n").Split('\n').Single(l => l.StartsWith("dotnet test", StringComparison.Ordinal));
+        Assert.Contains("\n" + ci + "\n", ReadRepoFile("README.md").Replace("\r\n", "\n"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void By_hand_pair_exchanges_hello()
+    {
+        Assert.Equal("hello", ByHand.Hello());
+    }
+
+    [Fact]
+    public void Echo_server_echoes_every_channel()
+    {
+        var server = EchoService.CreateServer();
+        var client = new ClientConnection(() => new CollectingChannel());
+        server.ConnectionEstablished();
+        client.ConnectionEstablished();
+        ByHand.Pump(client, server);
+        Assert.Equal(ConnectionState.Established, client.State);
+        Assert.Equal(ConnectionState.Established, server.State);
+
+        var data = new byte[150_000];
+        new Random(7).NextBytes(data);
+        var first = (CollectingChannel)client.CreateChannel();
+        var second = (CollectingChannel)client.CreateChannel();
+        first.Write(data);
+        second.Write("ping"u8);
+        ByHand.Pump(client, server);
+
+        Assert.Equal(data, first.Received.ToArray());
+        Assert.Equal("ping"u8.ToArray(), second.Received.ToArray());
+        Assert.Equal(2, server.OpenChannelCount);
+    }
+
+    private const string HtmlMarker = @"<!-- README:(begin|end) ([\w-]+) -->";
+    private const string CommentMarker = @"// README:(begin|end) ([\w-]+)";
+
+    // The lines strictly between each "begin name" and "end name" marker, by name.
+    private static Dictionary<string, string[]> MarkedBlocks(string text, string markerPattern)
+    {
+        var lines = text.Replace("\r\n", "\n").Split('\n');
+        var blocks = new Dictionary<string, string[]>();
+        string? open = null;
+        int start = 0;
+        for (int i = 0; i < lines.Length; i++)
+        {
+            var m = Regex.Match(lines[i].Trim(), "^" + markerPattern + "$");
+            if (!m.Success)
+            {
+                continue;
+            }
+
+            string name = m.Groups[2].Value;
+            if (m.Groups[1].Value == "begin")
+            {
+                Assert.True(open is null, $"'{name}' begins inside '{open}'.");
+                open = name;
+                start = i + 1;
+            }
+            else
+            {
+                Assert.True(open == name, $"'end {name}' without its begin.");
+                Assert.True(blocks.TryAdd(name, lines[start..i]), $"'{name}' is marked twice.");
+                open = null;
+            }
+        }
+
+        Assert.True(open is null, $"'{open}' is never ended.");
+        return blocks;
+    }
+
+    // TcpChan.Core lets this test assembly see its internals (InternalsVisibleTo), so here an
+    // override of Channel's "protected internal" callbacks must say "protected internal
+    // override"; anywhere else (the README's readers) it must say "protected override". That
+    // modifier is the one difference allowed between the README and the compiled source.
+    private static string AsUserCode(string source) =>
+        source.Replace("protected internal override ", "protected override ", StringComparison.Ordinal);
+
+    // Drops leading and trailing blank lines, trailing spaces, and the indentation common to all lines.
+    private static string Dedent(string[] lines)
+    {
+        var trimmed = lines.Select(l => l.TrimEnd()).SkipWhile(l => l.Length == 0).Reverse().SkipWhile(l => l.Length == 0).Reverse().ToArray();
+        int indent = trimmed.Where(l => l.Length > 0).Select(l => l.Length - l.TrimStart().Length).DefaultIfEmpty(0).Min();
+        return string.Join("\n", trimmed.Select(l => l.Length == 0 ? l : l[indent..]));
+    }
+
+    private static string ReadRepoFile(string relativePath)
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "TcpChan.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        Assert.True(dir is not null, $"No folder above {AppContext.BaseDirectory} has TcpChan.sln.");
+        return File.ReadAllText(Path.Combine(dir.FullName, relativePath));
+    }
+}
