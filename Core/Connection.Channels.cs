@@ -38,51 +38,48 @@ public abstract partial class Connection
         return next;
     }
 
-    private Channel? AddChannel(uint id, bool isRemote, string? label)
+    /// <summary>Asks the factory for a channel; null (and a ChannelClosed event) if it throws.</summary>
+    private Channel? MakeChannel(uint id, bool isRemote, string? label)
     {
-        Channel channel;
         try
         {
-            channel = _channelFactory(new ChannelOpenInfo(id, isRemote, label))
+            var channel = _channelFactory(new ChannelOpenInfo(id, isRemote, label))
                 ?? throw new InvalidOperationException("The channel factory returned null.");
             channel.Attach(this, id, isRemote, label);
+            return channel;
         }
         catch (Exception ex)
         {
             Enqueue(new ChannelClosed(id, ChannelCloseReason.ApplicationError, ex));
             return null;
         }
+    }
 
+    /// <summary>Makes the channel open: its event first, then its OnCreated (which may already write or close it).</summary>
+    private void RegisterChannel(Channel channel)
+    {
         if (Version > 0)
         {
             channel.SendCredit = PeerSettings.InitialChannelWindow;
             channel.ReceiveWindow = LocalSettings.InitialChannelWindow;
             channel.ReceiveRemaining = LocalSettings.InitialChannelWindow;
             channel.LastCreditAt = _now;
-            if (isRemote)
+            if (channel.IsRemote)
             {
                 _peerOpenCount++;
             }
         }
 
-        _channels.Add(id, channel);
-        Exception? failure = null;
+        _channels.Add(channel.ChannelId, channel);
+        Enqueue(new ChannelCreated(channel));
         try
         {
-            channel.OnCreated();
+            channel.RaiseCreated();
         }
         catch (Exception ex)
         {
-            failure = ex;
+            ChannelCallbackFailed(channel, ex);
         }
-
-        Enqueue(new ChannelCreated(channel));
-        if (failure is not null)
-        {
-            ChannelCallbackFailed(channel, failure);
-        }
-
-        return channel;
     }
 
     /// <summary>Closes a channel for good: the one place every channel ends.</summary>
@@ -109,7 +106,7 @@ public abstract partial class Connection
         channel.MarkClosed(reason, code);
         try
         {
-            channel.OnClosed(reason);
+            channel.RaiseClosed(reason);
         }
         catch (Exception ex)
         {

@@ -84,7 +84,7 @@ public abstract partial class Connection
             channel.WantsWritable = false;
             try
             {
-                channel.OnWritable();
+                channel.RaiseWritable();
             }
             catch (Exception ex)
             {

@@ -188,7 +188,11 @@ public abstract partial class Connection
             {
                 Fail(ErrorCode.ChannelIdInUse, $"The peer created channel {id}, which is already open.");
             }
-            else if (AddChannel(id, isRemote: true, null) is null)
+            else if (MakeChannel(id, isRemote: true, null) is { } made)
+            {
+                RegisterChannel(made);
+            }
+            else
             {
                 // The factory threw: the channel never opened here, so tell the peer it is closed.
                 WriteShortFrame(FrameType.CloseChannel, id);
@@ -224,7 +228,11 @@ public abstract partial class Connection
             label = DecodeLabel(labelBytes);
         }
 
-        if (AddChannel(id, isRemote: true, label) is null)
+        if (MakeChannel(id, isRemote: true, label) is { } channel)
+        {
+            RegisterChannel(channel);
+        }
+        else
         {
             WriteLongFrame(FrameType.ResetChannel, id, (uint)ErrorCode.Refused);
         }
@@ -266,7 +274,7 @@ public abstract partial class Connection
         channel.EndReceived = true;
         try
         {
-            channel.OnEndOfData();
+            channel.RaiseEndOfData();
         }
         catch (Exception ex)
         {
@@ -363,7 +371,7 @@ public abstract partial class Connection
             {
                 try
                 {
-                    channel.DataReceived(data.Slice(0, count));
+                    channel.RaiseDataReceived(data.Slice(0, count));
                 }
                 catch (Exception ex)
                 {

@@ -72,7 +72,7 @@ public abstract partial class Connection
         transmit.Advance(FrameWriter.WriteChannelPayload(span, Version, channelId, payload));
     }
 
-    private void WriteOpen(uint channelId, string? label)
+    private static int ValidateLabel(string? label)
     {
         int labelLength = label is null ? 0 : Encoding.UTF8.GetByteCount(label);
         if (labelLength > FrameHeader.MaxLabelLength)
@@ -80,6 +80,12 @@ public abstract partial class Connection
             throw new ArgumentException($"A label is at most 255 bytes of UTF-8; this one is {labelLength}.", nameof(label));
         }
 
+        return labelLength;
+    }
+
+    private void WriteOpen(uint channelId, string? label)
+    {
+        int labelLength = ValidateLabel(label);
         var transmit = OutputTransmit();
         var span = transmit.GetSpan(FrameWriter.OpenFrameLength(labelLength));
         byte[] labelBytes = label is null ? Array.Empty<byte>() : Encoding.UTF8.GetBytes(label);

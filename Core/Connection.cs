@@ -180,6 +180,14 @@ public abstract partial class Connection
         try
         {
             uint id = NextChannelId();
+            if (Version > 0)
+            {
+                ValidateLabel(label);
+            }
+
+            // The factory runs first: if it throws, the peer never hears of the channel.
+            var channel = MakeChannel(id, isRemote: false, Version == 0 ? null : label)
+                ?? throw new InvalidOperationException("The channel factory threw; see the ChannelClosed event.");
             if (Version == 0)
             {
                 WriteShortFrame(FrameType.CreateChannel, id);
@@ -189,8 +197,8 @@ public abstract partial class Connection
                 WriteOpen(id, label);
             }
 
-            return AddChannel(id, isRemote: false, Version == 0 ? null : label)
-                ?? throw new InvalidOperationException("The channel factory threw; see the ChannelClosed event.");
+            RegisterChannel(channel);
+            return channel;
         }
         finally
         {

@@ -26,7 +26,7 @@ public class ChannelTests
     {
         public long Count { get; private set; }
 
-        protected internal override void DataReceived(ReadOnlySpan<byte> data) => Count += data.Length;
+        protected override void DataReceived(ReadOnlySpan<byte> data) => Count += data.Length;
     }
 
     [Fact]

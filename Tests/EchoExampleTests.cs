@@ -180,7 +180,7 @@ public class EchoExampleTests
     {
         private int _seen;
 
-        protected internal override void DataReceived(ReadOnlySpan<byte> data)
+        protected override void DataReceived(ReadOnlySpan<byte> data)
         {
             byte[] copy = data.ToArray();
             if (_seen <= flipAt && flipAt < _seen + copy.Length)

@@ -243,7 +243,7 @@ public class FrameTests
     public void Golden_frame_cut_off_at_every_position_needs_more_data(string key)
     {
         var golden = GoldenVectors.Get(key);
-        int headerLength = FrameHeader.LengthOf(golden.Type);
+        int headerLength = FrameHeader.FixedLengthOf(0, golden.Type);
         for (int cut = 0; cut < headerLength; cut++)
         {
             Assert.Equal(FrameReadStatus.NeedMoreData, FrameHeader.TryRead(golden.Bytes.AsSpan(0, cut), out _));
@@ -296,13 +296,17 @@ public class FrameTests
     [Fact]
     public void Header_lengths_per_type()
     {
-        Assert.Equal(6, FrameHeader.LengthOf(FrameType.HandshakeRequest));
-        Assert.Equal(6, FrameHeader.LengthOf(FrameType.HandshakeReply));
-        Assert.Equal(6, FrameHeader.LengthOf(FrameType.CreateChannel));
-        Assert.Equal(6, FrameHeader.LengthOf(FrameType.CloseChannel));
-        Assert.Equal(8, FrameHeader.LengthOf(FrameType.ChannelPayload));
-        Assert.Equal(0, FrameHeader.LengthOf((FrameType)6));
-        Assert.Equal(8, FrameHeader.MaxLength);
+        Assert.Equal(6, FrameHeader.FixedLengthOf(0, FrameType.HandshakeRequest));
+        Assert.Equal(6, FrameHeader.FixedLengthOf(0, FrameType.HandshakeReply));
+        Assert.Equal(6, FrameHeader.FixedLengthOf(0, FrameType.CreateChannel));
+        Assert.Equal(6, FrameHeader.FixedLengthOf(0, FrameType.CloseChannel));
+        Assert.Equal(8, FrameHeader.FixedLengthOf(0, FrameType.ChannelPayload));
+        Assert.Equal(0, FrameHeader.FixedLengthOf(0, (FrameType)6));
+        Assert.Equal(7, FrameHeader.FixedLengthOf(1, FrameType.CreateChannel));
+        Assert.Equal(10, FrameHeader.FixedLengthOf(1, FrameType.WindowUpdate));
+        Assert.Equal(11, FrameHeader.FixedLengthOf(1, FrameType.Ping));
+        Assert.Equal(0, FrameHeader.FixedLengthOf(1, (FrameType)11));
+        Assert.Equal(2 + 1 + (255 * 5), FrameHeader.MaxLength);
         Assert.Equal(65535, FrameHeader.MaxPayloadLength);
     }
 

@@ -125,7 +125,7 @@ public class ReadmeQuickStartTests
     // override"; anywhere else (the README's readers) it must say "protected override". That
     // modifier is the one difference allowed between the README and the compiled source.
     private static string AsUserCode(string source) =>
-        source.Replace("protected internal override ", "protected override ", StringComparison.Ordinal);
+        source.Replace("protected override ", "protected override ", StringComparison.Ordinal);
 
     // Drops leading and trailing blank lines, trailing spaces, and the indentation common to all lines.
     private static string Dedent(string[] lines)

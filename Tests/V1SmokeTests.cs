@@ -9,8 +9,8 @@ public class V1SmokeTests
     {
         public readonly MemoryStream Data = new();
         public bool Ended;
-        protected internal override void DataReceived(ReadOnlySpan<byte> data) => Data.Write(data);
-        protected internal override void OnEndOfData() => Ended = true;
+        protected override void DataReceived(ReadOnlySpan<byte> data) => Data.Write(data);
+        protected override void OnEndOfData() => Ended = true;
     }
 
     private static List<ConnectionEvent> Pump(Connection a, Connection b, List<ConnectionEvent> evA, List<ConnectionEvent> evB)

@@ -154,8 +154,8 @@ public abstract class Channel
         }
     }
 
-    /// <summary>Called once, when the channel has been created (on either side), before its <see cref="ChannelCreated"/> event.</summary>
-    protected internal virtual void OnCreated()
+    /// <summary>Called once, when the channel has been created (on either side), right after its <see cref="ChannelCreated"/> event was queued.</summary>
+    protected virtual void OnCreated()
     {
     }
 
@@ -164,22 +164,33 @@ public abstract class Channel
     /// connection's input, valid only during the call: copy what you keep. Chunks do not
     /// follow the peer's write or frame boundaries.
     /// </summary>
-    protected internal abstract void DataReceived(ReadOnlySpan<byte> data);
+    protected abstract void DataReceived(ReadOnlySpan<byte> data);
 
     /// <summary>Version 1: called once when the peer has ended its data (half-close).</summary>
-    protected internal virtual void OnEndOfData()
+    protected virtual void OnEndOfData()
     {
     }
 
     /// <summary>Version 1: called when queued or held-back writes may go again.</summary>
-    protected internal virtual void OnWritable()
+    protected virtual void OnWritable()
     {
     }
 
     /// <summary>Called once, when the channel has closed, before its <see cref="ChannelClosed"/> event.</summary>
-    protected internal virtual void OnClosed(ChannelCloseReason reason)
+    protected virtual void OnClosed(ChannelCloseReason reason)
     {
     }
+
+    // The callbacks are protected (users override them) and the connection calls them here.
+    internal void RaiseCreated() => OnCreated();
+
+    internal void RaiseDataReceived(ReadOnlySpan<byte> data) => DataReceived(data);
+
+    internal void RaiseEndOfData() => OnEndOfData();
+
+    internal void RaiseWritable() => OnWritable();
+
+    internal void RaiseClosed(ChannelCloseReason reason) => OnClosed(reason);
 
     internal void Attach(Connection connection, uint channelId, bool isRemote, string? label)
     {

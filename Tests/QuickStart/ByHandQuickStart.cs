@@ -9,7 +9,7 @@ public sealed class CollectingChannel : Channel
 {
     public MemoryStream Received { get; } = new();
 
-    protected internal override void DataReceived(ReadOnlySpan<byte> data) => Received.Write(data);
+    protected override void DataReceived(ReadOnlySpan<byte> data) => Received.Write(data);
 }
 
 public static class ByHand

@@ -9,7 +9,7 @@ public sealed class EchoChannel : Channel
 {
     // The peer's bytes, in order, in chunks of any size. The span is valid only during the
     // call; Write may be called right here.
-    protected internal override void DataReceived(ReadOnlySpan<byte> data) => Write(data);
+    protected override void DataReceived(ReadOnlySpan<byte> data) => Write(data);
 
     // Optional hooks: OnCreated() runs when the channel opens, OnClosed(reason) when it closes.
 }

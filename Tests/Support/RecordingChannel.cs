@@ -40,13 +40,13 @@ public class RecordingChannel : Channel
 
     public long ReceivedLength => _received.Length;
 
-    protected internal override void OnCreated()
+    protected override void OnCreated()
     {
         CreatedCount++;
         OnCreatedAction?.Invoke(this);
     }
 
-    protected internal override void DataReceived(ReadOnlySpan<byte> data)
+    protected override void DataReceived(ReadOnlySpan<byte> data)
     {
         DataCallCount++;
         OnData?.Invoke(data);
@@ -57,7 +57,7 @@ public class RecordingChannel : Channel
         }
     }
 
-    protected internal override void OnClosed(ChannelCloseReason reason)
+    protected override void OnClosed(ChannelCloseReason reason)
     {
         ClosedCount++;
         CloseReasons.Add(reason);

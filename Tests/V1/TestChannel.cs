@@ -35,7 +35,7 @@ public sealed class TestChannel : Channel
         }
     }
 
-    protected internal override void DataReceived(ReadOnlySpan<byte> data)
+    protected override void DataReceived(ReadOnlySpan<byte> data)
     {
         Received.Write(data);
         if (!AutoConsume)
@@ -49,7 +49,7 @@ public sealed class TestChannel : Channel
         }
     }
 
-    protected internal override void OnEndOfData()
+    protected override void OnEndOfData()
     {
         EndOfData = true;
         if (Echo)
@@ -58,7 +58,7 @@ public sealed class TestChannel : Channel
         }
     }
 
-    protected internal override void OnWritable() => WritableCalls++;
+    protected override void OnWritable() => WritableCalls++;
 
-    protected internal override void OnClosed(ChannelCloseReason reason) => ClosedWith = reason;
+    protected override void OnClosed(ChannelCloseReason reason) => ClosedWith = reason;
 }
