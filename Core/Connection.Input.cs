@@ -145,6 +145,8 @@ public abstract partial class Connection
             string? error = PeerSettings.Apply(entry[0], System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(entry.Slice(1)));
             if (error is not null)
             {
+                // Tell the peer why before giving up; nothing else will be read or sent.
+                SendGoAway(ErrorCode.SettingsError);
                 HandshakeFailure(error);
                 return;
             }

@@ -179,11 +179,12 @@ public abstract partial class Connection
         Enter();
         try
         {
-            uint id = NextChannelId();
             if (Version > 0)
             {
                 ValidateLabel(label);
             }
+
+            uint id = NextChannelId();
 
             // The factory runs first: if it throws, the peer never hears of the channel.
             var channel = MakeChannel(id, isRemote: false, Version == 0 ? null : label)
