@@ -106,7 +106,7 @@ public class ChannelTests
     {
         static uint FirstId(int seed)
         {
-            var pair = new InMemoryPair(clientOptions: new ConnectionOptions { Random = new Random(seed) });
+            var pair = new InMemoryPair(clientOptions: V0.Options(seed: seed));
             pair.Handshake();
             return pair.Client.CreateChannel().ChannelId;
         }
@@ -208,7 +208,7 @@ public class ChannelTests
     public void Payload_reaches_the_channel_as_a_slice_of_the_input_without_copying()
     {
         RecordingChannel? channel = null;
-        var server = new ServerConnection(() => channel = new RecordingChannel());
+        var server = new ServerConnection(() => channel = new RecordingChannel(), V0.Options());
         server.ConnectionEstablished();
         server.DataReceived(Wire.Concat(Wire.Request(), Wire.Create(7)));
         Wire.Drain(server);
@@ -241,7 +241,7 @@ public class ChannelTests
     public void Payload_split_across_calls_arrives_as_slices_of_each_call()
     {
         RecordingChannel? channel = null;
-        var server = new ServerConnection(() => channel = new RecordingChannel());
+        var server = new ServerConnection(() => channel = new RecordingChannel(), V0.Options());
         server.ConnectionEstablished();
         server.DataReceived(Wire.Concat(Wire.Request(), Wire.Create(7)));
         Assert.NotNull(channel);
@@ -357,7 +357,7 @@ public class ChannelTests
     public void Receiving_payload_allocates_nothing()
     {
         var channel = new CountingChannel();
-        var server = new ServerConnection(() => channel);
+        var server = new ServerConnection(() => channel, V0.Options());
         server.ConnectionEstablished();
         server.DataReceived(Wire.Concat(Wire.Request(), Wire.Create(7)));
         Wire.Drain(server);
@@ -393,14 +393,11 @@ public class ChannelTests
         ServerConnection? server = null;
         server = new ServerConnection(
             () => new RecordingChannel(),
-            new ConnectionOptions
+            V0.Options(eventCallback: () =>
             {
-                EventCallback = () =>
-                {
-                    calls++;
-                    taken.AddRange(Wire.Drain(server!));
-                },
-            });
+                calls++;
+                taken.AddRange(Wire.Drain(server!));
+            }));
 
         server.ConnectionEstablished();
         Assert.Equal(0, calls); // a server has nothing to say yet
@@ -435,26 +432,23 @@ public class ChannelTests
         ServerConnection? server = null;
         server = new ServerConnection(
             () => new RecordingChannel(),
-            new ConnectionOptions
+            V0.Options(eventCallback: () =>
             {
-                EventCallback = () =>
+                calls++;
+                depth++;
+                maxDepth = Math.Max(maxDepth, depth);
+                foreach (var e in Wire.Drain(server!))
                 {
-                    calls++;
-                    depth++;
-                    maxDepth = Math.Max(maxDepth, depth);
-                    foreach (var e in Wire.Drain(server!))
+                    taken.Add(e);
+                    if (e is ChannelCreated created)
                     {
-                        taken.Add(e);
-                        if (e is ChannelCreated created)
-                        {
-                            // Greets every new channel from inside the callback: more events.
-                            created.Channel.Write(Ascii("hello"));
-                        }
+                        // Greets every new channel from inside the callback: more events.
+                        created.Channel.Write(Ascii("hello"));
                     }
+                }
 
-                    depth--;
-                },
-            });
+                depth--;
+            }));
         server.ConnectionEstablished();
 
         server.DataReceived(Wire.Concat(Wire.Request(), Wire.Create(1), Wire.Create(2)));
@@ -566,7 +560,7 @@ public class ChannelTests
         Assert.Equal(ChannelCloseReason.RemoteClose, channel.CloseReason);
     }
 
-    [Fact(Skip = "core bug: a channel that closes itself in OnCreated gets its ChannelClosed event before its ChannelCreated event: Connection.AddChannel (Connection.cs lines 486-497) calls OnCreated, which queues ChannelClosed through CloseChannel, and only then queues ChannelCreated; a driver that tracks channels from events is told about a close of an id it has not seen and then keeps a dead channel")]
+    [Fact]
     public void Channel_closed_from_its_own_OnCreated_reports_created_before_closed()
     {
         var pair = new InMemoryPair(serverFactory: _ => new RecordingChannel { OnCreatedAction = c => c.Close() });
@@ -583,7 +577,7 @@ public class ChannelTests
     public void Channel_closed_from_its_own_DataReceived_drops_the_rest_of_a_split_frame()
     {
         RecordingChannel? channel = null;
-        var server = new ServerConnection(() => channel = new RecordingChannel());
+        var server = new ServerConnection(() => channel = new RecordingChannel(), V0.Options());
         server.ConnectionEstablished();
         server.DataReceived(Wire.Concat(Wire.Request(), Wire.Create(7)));
         Wire.Drain(server);
@@ -607,5 +601,191 @@ public class ChannelTests
         pair.Pump();
         Assert.Equal(data, pair.ClientChannels.Single().Received);
         Assert.Equal(pair.BytesSentByServer, pair.DeliveryCount - 6); // the client's 6-byte request was delivered in 6 calls too
+    }
+
+    // ---- version-1 twins of the behaviour both versions share --------------------------------
+
+    [Fact]
+    public void Version_1_factory_is_told_the_id_who_opened_the_channel_and_its_label()
+    {
+        var infos = new List<ChannelOpenInfo>();
+        var pair = new InMemoryPair(
+            clientFactory: info => { infos.Add(info); return new RecordingChannel(); },
+            serverFactory: info => { infos.Add(info); return new RecordingChannel(); },
+            version: 1);
+        pair.Handshake();
+
+        var channel = pair.Client.CreateChannel("greeting");
+        pair.Pump();
+
+        Assert.Equal(2, infos.Count);
+        Assert.Equal([channel.ChannelId, channel.ChannelId], infos.Select(i => i.ChannelId));
+        Assert.Equal([false, true], infos.Select(i => i.IsRemote));
+        Assert.Equal(["greeting", "greeting"], infos.Select(i => i.Label));
+        Assert.Equal(1u, channel.ChannelId);
+    }
+
+    [Fact]
+    public void Version_1_echo_channel_sends_back_what_it_gets()
+    {
+        var pair = new InMemoryPair(serverFactory: _ => new RecordingChannel { Echo = true }, chunker: Chunkers.Fixed(3), version: 1);
+        pair.Handshake();
+        var channel = pair.Client.CreateChannel();
+        var data = Wire.Pattern(1000, 5);
+        channel.Write(data);
+        pair.Pump();
+        Assert.Equal(data, pair.ClientChannels.Single().Received);
+    }
+
+    [Fact]
+    public void Version_1_pair_one_byte_at_a_time_moves_data_intact_both_ways()
+    {
+        var pair = new InMemoryPair(chunker: Chunkers.OneByte, version: 1);
+        pair.Handshake();
+        var channel = pair.Server.CreateChannel();
+        var data = Wire.Pattern(5000, 11);
+        channel.Write(data);
+        pair.Pump();
+        var remote = pair.ClientChannels.Single();
+        Assert.Equal(data, remote.Received);
+
+        remote.Write(data.AsSpan(0, 100));
+        pair.Pump();
+        Assert.Equal(data.AsSpan(0, 100).ToArray(), pair.ServerChannels.Single().Received);
+    }
+
+    [Fact]
+    public void Version_1_OnCreated_that_throws_resets_the_channel_after_its_created_event()
+    {
+        var pair = new InMemoryPair(serverFactory: _ => new RecordingChannel { OnCreatedAction = _ => throw new InvalidOperationException("no") }, version: 1);
+        pair.Handshake();
+        var channel = pair.Client.CreateChannel();
+        pair.Pump();
+
+        Assert.Equal(
+            ["HandshakeSuccess(1)", $"ChannelCreated({channel.ChannelId}, remote=True)", $"ChannelClosed({channel.ChannelId}, ApplicationError, InvalidOperationException)"],
+            pair.ServerEvents.Select(Wire.Describe));
+        Assert.True(channel.IsClosed);
+        Assert.Equal(ChannelCloseReason.RemoteReset, channel.CloseReason);
+        Assert.Equal(ErrorCode.Cancel, channel.CloseCode);
+    }
+
+    [Fact]
+    public void Version_1_channel_aborted_from_its_own_OnCreated_reports_created_before_closed()
+    {
+        var pair = new InMemoryPair(serverFactory: _ => new RecordingChannel { OnCreatedAction = c => c.Abort(ErrorCode.ApplicationBase + 1) }, version: 1);
+        pair.Handshake();
+        var channel = pair.Client.CreateChannel();
+        pair.Pump();
+
+        Assert.Equal(
+            ["HandshakeSuccess(1)", $"ChannelCreated({channel.ChannelId}, remote=True)", $"ChannelClosed({channel.ChannelId}, LocalReset)"],
+            pair.ServerEvents.Select(Wire.Describe));
+        Assert.Equal(ChannelCloseReason.RemoteReset, channel.CloseReason);
+        Assert.Equal(ErrorCode.ApplicationBase + 1, channel.CloseCode);
+    }
+
+    [Fact]
+    public void Version_1_channel_closed_from_its_own_OnCreated_ends_its_side_and_completes_when_the_peer_ends()
+    {
+        var pair = new InMemoryPair(serverFactory: _ => new RecordingChannel { OnCreatedAction = c => c.Close() }, version: 1);
+        pair.Handshake();
+        var channel = pair.Client.CreateChannel();
+        pair.Pump();
+
+        Assert.Equal(["HandshakeSuccess(1)", $"ChannelCreated({channel.ChannelId}, remote=True)"], pair.ServerEvents.Select(Wire.Describe));
+        Assert.True(channel.IsEndOfData);
+        Assert.Equal($"ChannelEndOfData({channel.ChannelId})", Wire.Describe(pair.ClientEvents[^1]));
+
+        // Data to a channel that closed its reading side is dropped, and said so.
+        channel.Write("late"u8);
+        channel.CompleteWrites();
+        pair.Pump();
+        Assert.Equal(
+            ["HandshakeSuccess(1)", $"ChannelCreated({channel.ChannelId}, remote=True)", $"DataDiscarded({channel.ChannelId}, 4)", $"ChannelEndOfData({channel.ChannelId})", $"ChannelClosed({channel.ChannelId}, Completed)"],
+            pair.ServerEvents.Select(Wire.Describe));
+        Assert.Equal(ChannelCloseReason.Completed, channel.CloseReason);
+        Assert.Equal(0, pair.Client.OpenChannelCount);
+        Assert.Equal(0, pair.Server.OpenChannelCount);
+    }
+
+    /// <summary>Holds what it receives until the test consumes it, like a reader with its own buffer.</summary>
+    private sealed class ManualChannel() : Channel(autoConsume: false)
+    {
+        public int Held { get; private set; }
+
+        public void ConsumeAll()
+        {
+            Consume(Held);
+            Held = 0;
+        }
+
+        protected override void DataReceived(ReadOnlySpan<byte> data) => Held += data.Length;
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(0, Skip = "core bug: Connection.Consume (Connection.Channels.cs) checks count against channel.Unconsumed before looking at the version, and version 0 never counts delivered bytes (Delivered runs only for Version > 0), so Consume(n > 0) on a version-0 connection throws ArgumentOutOfRangeException instead of doing nothing; an autoConsume: false channel cannot be written once for both versions")]
+    public void Manual_consume_channel_works_on_both_versions(byte version)
+    {
+        var pair = new InMemoryPair(serverFactory: _ => new ManualChannel(), version: version);
+        pair.Handshake();
+        var channel = pair.Client.CreateChannel();
+        channel.Write(new byte[1000]);
+        pair.Pump();
+        var remote = Assert.IsType<ManualChannel>(pair.Server.GetChannel(channel.ChannelId));
+        Assert.Equal(1000, remote.Held);
+
+        remote.ConsumeAll();
+        pair.Pump();
+        Assert.Equal(0, remote.Held);
+        Assert.Throws<ArgumentOutOfRangeException>(() => remote.Consume(1));
+    }
+
+    /// <summary>Version 1: ends its side as soon as the peer ended its own, like an echo.</summary>
+    private sealed class EndsWhenPeerEnds : RecordingChannel
+    {
+        protected override void OnEndOfData() => CompleteWrites();
+    }
+
+    [Fact(Skip = "core bug: Connection.HandleCloseChannel (Connection.Input.cs) calls OnEndOfData before it queues ChannelEndOfData; a channel that calls CompleteWrites there (the echo pattern) completes inside the callback, so ChannelClosed(Completed) is queued before its ChannelEndOfData, and a driver hears of an end of data on a channel it was already told is closed")]
+    public void Version_1_channel_that_ends_its_side_from_OnEndOfData_reports_end_of_data_before_closed()
+    {
+        var pair = new InMemoryPair(serverFactory: _ => new EndsWhenPeerEnds(), version: 1);
+        pair.Handshake();
+        var channel = pair.Client.CreateChannel();
+        channel.CompleteWrites();
+        pair.Pump();
+
+        Assert.Equal(ChannelCloseReason.Completed, channel.CloseReason);
+        Assert.Equal(
+            ["HandshakeSuccess(1)", $"ChannelCreated({channel.ChannelId}, remote=True)", $"ChannelEndOfData({channel.ChannelId})", $"ChannelClosed({channel.ChannelId}, Completed)"],
+            pair.ServerEvents.Select(Wire.Describe));
+    }
+
+    /// <summary>Consumes each chunk as soon as it has handled it, inside DataReceived.</summary>
+    private sealed class ConsumesInCallback() : Channel(autoConsume: false)
+    {
+        public long Received { get; private set; }
+
+        protected override void DataReceived(ReadOnlySpan<byte> data)
+        {
+            Received += data.Length;
+            Consume(data.Length);
+        }
+    }
+
+    [Fact(Skip = "core bug: Connection.ReadPayload (Connection.Input.cs) calls Delivered, which adds the chunk to channel.Unconsumed, only after DataReceived returns; so Consume(data.Length) inside DataReceived of an autoConsume: false channel throws ArgumentOutOfRangeException ('has 0 unconsumed bytes') and the channel is reset (ApplicationError, code Cancel), although the bytes have been received")]
+    public void Version_1_manual_consume_channel_may_consume_inside_DataReceived()
+    {
+        var pair = new InMemoryPair(serverFactory: _ => new ConsumesInCallback(), version: 1);
+        pair.Handshake();
+        var channel = pair.Client.CreateChannel();
+        channel.Write(new byte[1_000_000]); // four windows: only consumed bytes earn credit back
+        pair.Pump();
+
+        Assert.False(channel.IsClosed);
+        Assert.Equal(1_000_000, Assert.IsType<ConsumesInCallback>(pair.Server.GetChannel(channel.ChannelId)).Received);
+        Assert.Equal(0, channel.QueuedBytes);
     }
 }

@@ -162,7 +162,11 @@ public class FrameTests
     public void Golden_file_has_every_frame_kind()
     {
         Assert.Equal(9, GoldenVectors.All.Count);
-        foreach (FrameType type in Enum.GetValues<FrameType>())
+
+        // The file is the reference's: version 0, whose ops are 1 to 5.
+        var version0Types = Enum.GetValues<FrameType>().Where(t => FrameHeader.FixedLengthOf(0, t) != 0).ToList();
+        Assert.Equal([FrameType.HandshakeRequest, FrameType.HandshakeReply, FrameType.CreateChannel, FrameType.CloseChannel, FrameType.ChannelPayload], version0Types);
+        foreach (FrameType type in version0Types)
         {
             Assert.Contains(GoldenVectors.All, f => f.Type == type);
         }
@@ -265,11 +269,14 @@ public class FrameTests
     [InlineData(0)]
     [InlineData(6)]
     [InlineData(7)]
+    [InlineData(11)]
     [InlineData(0x47)]
     [InlineData(255)]
     public void Unknown_op_is_unknown_type(byte op)
     {
-        foreach (byte version in new byte[] { 0, 1, 0x47 })
+        // Ops 6 to 10 exist from version 1 on (any version byte but 0 reads version 1's table).
+        byte[] versions = op is >= 6 and <= 10 ? [0] : [0, 1, 0x47];
+        foreach (byte version in versions)
         {
             var bytes = new byte[] { version, op, 0, 0, 0, 7, 0, 0 };
             for (int length = 2; length <= bytes.Length; length++)
@@ -282,15 +289,33 @@ public class FrameTests
             // The op byte is not there yet: the reader cannot know.
             Assert.Equal(FrameReadStatus.NeedMoreData, FrameHeader.TryRead(bytes.AsSpan(0, 1), out _));
         }
+
+        if (versions.Length == 1)
+        {
+            Assert.NotEqual(FrameReadStatus.UnknownType, FrameHeader.TryRead([1, op], out _));
+        }
     }
 
     [Fact]
     public void Version_byte_is_reported_not_judged()
     {
-        Assert.Equal(FrameReadStatus.Complete, FrameHeader.TryRead(Wire.Hex("07030000002a"), out var header));
+        // A close has the same layout in every version.
+        Assert.Equal(FrameReadStatus.Complete, FrameHeader.TryRead(Wire.Hex("07040000002a"), out var header));
+        Assert.Equal(7, header.Version);
+        Assert.Equal(FrameType.CloseChannel, header.Type);
+        Assert.Equal(42u, header.ChannelId);
+
+        // Any version byte but 0 reads version 1's layouts: a create carries a label length.
+        Assert.Equal(FrameReadStatus.NeedMoreData, FrameHeader.TryRead(Wire.Hex("07030000002a"), out _));
+        Assert.Equal(FrameReadStatus.Complete, FrameHeader.TryRead(Wire.Hex("07030000002a00"), out header));
         Assert.Equal(7, header.Version);
         Assert.Equal(FrameType.CreateChannel, header.Type);
         Assert.Equal(42u, header.ChannelId);
+        Assert.Equal(7, header.Length);
+
+        Assert.Equal(FrameReadStatus.Complete, FrameHeader.TryRead(Wire.Hex("00030000002a"), out header));
+        Assert.Equal(0, header.Version);
+        Assert.Equal(6, header.Length);
     }
 
     [Fact]

@@ -11,14 +11,14 @@ public class HandshakeTests
 
     private static ServerConnection NewServer(uint magic = Wire.Magic)
     {
-        var server = new ServerConnection(() => new RecordingChannel(), new ConnectionOptions { HandshakeMagic = magic });
+        var server = new ServerConnection(() => new RecordingChannel(), V0.Options(magic));
         server.ConnectionEstablished();
         return server;
     }
 
     private static ClientConnection NewClient(uint magic = Wire.Magic)
     {
-        var client = new ClientConnection(() => new RecordingChannel(), new ConnectionOptions { HandshakeMagic = magic });
+        var client = new ClientConnection(() => new RecordingChannel(), V0.Options(magic));
         client.ConnectionEstablished();
         return client;
     }
@@ -35,7 +35,7 @@ public class HandshakeTests
     [Fact]
     public void Client_sends_the_request_on_connect()
     {
-        var client = new ClientConnection(() => new RecordingChannel());
+        var client = new ClientConnection(() => new RecordingChannel(), V0.Options());
         Assert.Equal(ConnectionState.Idle, client.State);
         Assert.False(client.HasEvents);
 
@@ -104,8 +104,8 @@ public class HandshakeTests
     public void Both_sides_succeed_with_a_custom_magic_delivered_one_byte_at_a_time()
     {
         var pair = new InMemoryPair(
-            clientOptions: new ConnectionOptions { HandshakeMagic = 0x01020304 },
-            serverOptions: new ConnectionOptions { HandshakeMagic = 0x01020304 },
+            clientOptions: V0.Options(0x01020304),
+            serverOptions: V0.Options(0x01020304),
             chunker: Chunkers.OneByte);
         pair.Handshake();
         Assert.Equal(["HandshakeSuccess(0)"], pair.ClientEvents.Select(Wire.Describe));
@@ -156,7 +156,7 @@ public class HandshakeTests
     [Fact]
     public void Pair_with_different_magics_fails_on_the_server_and_the_client_keeps_waiting()
     {
-        var pair = new InMemoryPair(serverOptions: new ConnectionOptions { HandshakeMagic = 0x01020304 });
+        var pair = new InMemoryPair(serverOptions: V0.Options(0x01020304));
         pair.Server.ConnectionEstablished();
         pair.Client.ConnectionEstablished();
         pair.Pump();
@@ -232,7 +232,7 @@ public class HandshakeTests
         Assert.Equal(["HandshakeFailed"], Wire.Drain(server).Select(Wire.Describe));
     }
 
-    [Fact(Skip = "core bug: Connection.ReadHeader indexes the current chunk for the version/op bytes after clearing _headerLength (Connection.cs lines 305-311); a one-byte chunk after a buffered first byte throws IndexOutOfRangeException")]
+    [Fact]
     public void Http_request_typed_one_byte_at_a_time_fails_the_handshake_without_exception()
     {
         // What a person typing into telnet sends: one byte per packet.
@@ -298,6 +298,164 @@ public class HandshakeTests
         // And the connection speaks version 0 afterwards.
         server.DataReceived(Wire.Create(7));
         Assert.Equal(["ChannelCreated(7, remote=True)"], Wire.Drain(server).Select(Wire.Describe));
+    }
+
+    // ---- negotiation between version-0 and version-1 peers ---------------------------------
+
+    [Fact]
+    public void Default_client_offers_version_1_in_its_request()
+    {
+        var client = new ClientConnection(() => new RecordingChannel());
+        client.ConnectionEstablished();
+        Assert.Equal(["DataTransmit(0101feedbacc)"], Wire.Drain(client).Select(Wire.Describe));
+        Assert.Equal(ConnectionState.Handshaking, client.State);
+    }
+
+    [Fact]
+    public void Default_client_and_default_server_speak_version_1_after_exchanging_settings()
+    {
+        var client = new ClientConnection(() => new RecordingChannel());
+        var server = new ServerConnection(() => new RecordingChannel());
+        server.ConnectionEstablished();
+        client.ConnectionEstablished();
+
+        var request = Wire.Drain(client);
+        Assert.Equal(["DataTransmit(0101feedbacc)"], request.Select(Wire.Describe));
+
+        // The server answers with version 1 and its settings in the same write, and waits for the client's.
+        server.DataReceived(Wire.Transmitted(request));
+        var reply = Wire.Drain(server);
+        Assert.Equal([$"DataTransmit(0102feedbacc{Wire.DefaultSettingsHex})"], reply.Select(Wire.Describe));
+        Assert.Equal(ConnectionState.Handshaking, server.State);
+
+        // The client sends its settings, and succeeds on the server's; then a first ping measures the round trip.
+        client.DataReceived(Wire.Transmitted(reply));
+        var clientEvents = Wire.Drain(client);
+        Assert.Equal(
+            [$"DataTransmit({Wire.DefaultSettingsHex}010900{0x7463_0000_0000_0001UL:x16})", "HandshakeSuccess(1)"],
+            clientEvents.Select(Wire.Describe));
+        Assert.Equal(ConnectionState.Established, client.State);
+
+        server.DataReceived(Wire.Transmitted(clientEvents));
+        // Success first; then the answer to the client's ping and the server's own ping.
+        Assert.Equal(["HandshakeSuccess(1)", "DataTransmit"], Wire.Drain(server).Select(e => e is DataTransmit ? "DataTransmit" : Wire.Describe(e)));
+        Assert.Equal(ConnectionState.Established, server.State);
+        Assert.Equal(1, client.Version);
+        Assert.Equal(1, server.Version);
+        Assert.Equal(Settings.DefaultInitialChannelWindow, server.PeerSettings.InitialChannelWindow);
+        Assert.Equal(Settings.DefaultInitialSessionWindow, client.PeerSettings.InitialSessionWindow);
+    }
+
+    [Fact]
+    public void Default_client_and_a_version_0_server_settle_on_version_0()
+    {
+        var pair = new InMemoryPair(clientOptions: new ConnectionOptions(), serverOptions: V0.Options());
+        pair.Server.ConnectionEstablished();
+        pair.Client.ConnectionEstablished();
+        var request = Wire.Drain(pair.Client);
+        Assert.Equal(["DataTransmit(0101feedbacc)"], request.Select(Wire.Describe));
+        pair.Server.DataReceived(Wire.Transmitted(request));
+        var reply = Wire.Drain(pair.Server);
+        Assert.Equal(["DataTransmit(0002feedbacc)", "HandshakeSuccess(0)"], reply.Select(Wire.Describe));
+        pair.Client.DataReceived(Wire.Transmitted(reply));
+        Assert.Equal(["HandshakeSuccess(0)"], Wire.Drain(pair.Client).Select(Wire.Describe));
+
+        Assert.Equal(0, pair.Client.Version);
+        Assert.Equal(0, pair.Server.Version);
+        AssertSpeaksVersion0(pair);
+    }
+
+    [Fact]
+    public void Version_0_client_and_a_default_server_settle_on_version_0()
+    {
+        var pair = new InMemoryPair(clientOptions: V0.Options(), serverOptions: new ConnectionOptions());
+        pair.Handshake();
+
+        Assert.Equal(["HandshakeSuccess(0)"], pair.ClientEvents.Select(Wire.Describe));
+        Assert.Equal(["HandshakeSuccess(0)"], pair.ServerEvents.Select(Wire.Describe));
+        Assert.Equal(0, pair.Client.Version);
+        Assert.Equal(0, pair.Server.Version);
+        Assert.Equal(12, pair.BytesSentByClient + pair.BytesSentByServer); // request and reply, no settings
+        AssertSpeaksVersion0(pair);
+    }
+
+    [Fact]
+    public void Default_server_answers_the_reference_request_like_the_reference()
+    {
+        var server = new ServerConnection(() => new RecordingChannel());
+        server.ConnectionEstablished();
+        server.DataReceived(Wire.Hex("0001feedbacc"));
+
+        Assert.Equal(["DataTransmit(0002feedbacc)", "HandshakeSuccess(0)"], Wire.Drain(server).Select(Wire.Describe));
+        Assert.Equal(0, server.Version);
+        Assert.Null(server.NextDeadline); // version 0 has no keepalive
+    }
+
+    [Fact]
+    public void Default_client_accepts_a_version_0_reply_and_has_no_timers_then()
+    {
+        var client = new ClientConnection(() => new RecordingChannel());
+        client.ConnectionEstablished(TimeSpan.FromSeconds(5));
+        Wire.Drain(client);
+        Assert.Equal(TimeSpan.FromSeconds(35), client.NextDeadline); // the handshake timeout
+
+        client.DataReceived(Wire.Hex("0002feedbacc"));
+        Assert.Equal(["HandshakeSuccess(0)"], Wire.Drain(client).Select(Wire.Describe));
+        Assert.Equal(0, client.Version);
+        Assert.Null(client.NextDeadline);
+    }
+
+    /// <summary>Random ids and a real close frame: what a version-1 connection never does.</summary>
+    private static void AssertSpeaksVersion0(InMemoryPair pair)
+    {
+        var channel = pair.Client.CreateChannel("ignored in version 0");
+        Assert.Null(channel.Label);
+        Assert.NotEqual(1u, channel.ChannelId);
+        channel.Write("hi"u8);
+        channel.Close();
+        Assert.Equal(ChannelCloseReason.LocalClose, channel.CloseReason);
+        pair.Pump();
+        var remote = Assert.IsType<RecordingChannel>(pair.ServerEvents.OfType<ChannelCreated>().Single().Channel);
+        Assert.Equal("hi", Encoding.ASCII.GetString(remote.Received));
+        Assert.Equal(ChannelCloseReason.RemoteClose, remote.CloseReason);
+    }
+
+    [Fact]
+    public void Version_1_server_with_wrong_magic_fails_and_sends_nothing()
+    {
+        var server = new ServerConnection(() => new RecordingChannel());
+        server.ConnectionEstablished();
+        server.DataReceived(Wire.Hex("010101020304"));
+
+        var failed = Assert.IsType<HandshakeFailed>(Assert.Single(Wire.Drain(server)));
+        Assert.Contains("magic", failed.Reason, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(ConnectionState.HandshakeFailed, server.State);
+    }
+
+    [Fact]
+    public void Http_request_typed_one_byte_at_a_time_to_a_version_1_server_fails_the_handshake_without_exception()
+    {
+        var server = new ServerConnection(() => new RecordingChannel());
+        server.ConnectionEstablished();
+        foreach (byte b in s_http)
+        {
+            server.DataReceived([b]);
+        }
+
+        var failed = Assert.IsType<HandshakeFailed>(Assert.Single(Wire.Drain(server)));
+        Assert.Contains("0x47 0x45", failed.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Version_1_client_fails_on_anything_but_settings_after_the_reply()
+    {
+        var client = new ClientConnection(() => new RecordingChannel());
+        client.ConnectionEstablished();
+        Wire.Drain(client);
+        client.DataReceived(Wire.Concat(Wire.Reply(version: 1), Wire.Open(2)));
+
+        Assert.Equal(["DataTransmit", "HandshakeFailed"], Wire.Drain(client).Select(e => e is DataTransmit ? "DataTransmit" : Wire.Describe(e)));
+        Assert.Equal(ConnectionState.HandshakeFailed, client.State);
     }
 
     [Fact]

@@ -169,7 +169,7 @@ public class PropertyTests
             channels.Add(channel);
             return channel;
         };
-        Connection connection = toServer ? new ServerConnection(factory) : new ClientConnection(factory);
+        Connection connection = toServer ? new ServerConnection(factory, V0.Options()) : new ClientConnection(factory, V0.Options());
         connection.ConnectionEstablished();
         Wire.Drain(connection); // a client's request
 

@@ -30,7 +30,8 @@ public static class Chunkers
 }
 
 /// <summary>
-/// A client and a server connected back to back in memory, driven deterministically.
+/// A client and a server connected back to back in memory, driven deterministically. Both
+/// speak version 0 (<see cref="V0"/>) unless options or <c>version</c> say otherwise.
 /// <see cref="Pump"/> takes each side's events, feeds every <see cref="DataTransmit"/> to the
 /// other side (re-chunked by <see cref="Chunker"/>), disposes it, records every other event
 /// per side, and stops when neither side has events.
@@ -47,14 +48,16 @@ public class InMemoryPair
         Func<ChannelOpenInfo, Channel>? serverFactory = null,
         ConnectionOptions? clientOptions = null,
         ConnectionOptions? serverOptions = null,
-        Chunker? chunker = null)
+        Chunker? chunker = null,
+        byte version = 0)
     {
+        // Version 0 unless told otherwise: most tests here pin the reference's exact behaviour.
         Client = new ClientConnection(
             clientFactory ?? (_ => Made(ClientChannels)),
-            clientOptions ?? new ConnectionOptions { Random = new Random(1) });
+            clientOptions ?? TestOptions.For(version, seed: 1));
         Server = new ServerConnection(
             serverFactory ?? (_ => Made(ServerChannels)),
-            serverOptions ?? new ConnectionOptions { Random = new Random(2) });
+            serverOptions ?? TestOptions.For(version, seed: 2));
         Chunker = chunker ?? Chunkers.Whole;
     }
 

@@ -5,7 +5,7 @@ using TcpChan.Core.Frames;
 
 namespace TcpChan.Tests.Support;
 
-/// <summary>Builds version-0 frames by hand and turns events into comparable text.</summary>
+/// <summary>Builds frames by hand (version 0 unless said otherwise) and turns events into comparable text.</summary>
 public static class Wire
 {
     public const uint Magic = ConnectionOptions.DefaultHandshakeMagic;
@@ -30,6 +30,64 @@ public static class Wire
     }
 
     public static byte[] Payload(uint channelId, string ascii) => Payload(channelId, Encoding.ASCII.GetBytes(ascii));
+
+    // ---- version 1 ----
+
+    /// <summary>The settings frame a connection with default options sends: window 256 KiB, frames 65,535, 4,096 channels, session 64 MiB.</summary>
+    public const string DefaultSettingsHex = "010804" + "0100040000" + "020000ffff" + "0300001000" + "0404000000";
+
+    /// <summary>A version-1 settings frame with these entries.</summary>
+    public static byte[] Settings(params (byte Id, uint Value)[] entries)
+    {
+        var pairs = entries.Select(e => new KeyValuePair<byte, uint>(e.Id, e.Value)).ToArray();
+        var frame = new byte[FrameWriter.SettingsFrameLength(pairs.Length)];
+        FrameWriter.WriteSettings(frame, 1, pairs);
+        return frame;
+    }
+
+    /// <summary>A version-1 open, with a label (empty when null).</summary>
+    public static byte[] Open(uint channelId, string? label = null)
+    {
+        var bytes = label is null ? [] : Encoding.UTF8.GetBytes(label);
+        var frame = new byte[FrameWriter.OpenFrameLength(bytes.Length)];
+        FrameWriter.WriteOpenChannel(frame, 1, channelId, bytes);
+        return frame;
+    }
+
+    /// <summary>A version-1 end of data (op 4).</summary>
+    public static byte[] EndOfData(uint channelId) => Short(1, FrameType.CloseChannel, channelId);
+
+    /// <summary>A version-1 window update (channel 0: the session).</summary>
+    public static byte[] WindowUpdate(uint channelId, uint increment)
+    {
+        var frame = new byte[FrameWriter.LongFrameLength];
+        FrameWriter.WriteWindowUpdate(frame, 1, channelId, increment);
+        return frame;
+    }
+
+    /// <summary>A version-1 reset.</summary>
+    public static byte[] Reset(uint channelId, ErrorCode code)
+    {
+        var frame = new byte[FrameWriter.LongFrameLength];
+        FrameWriter.WriteResetChannel(frame, 1, channelId, (uint)code);
+        return frame;
+    }
+
+    /// <summary>A version-1 ping (or its answer).</summary>
+    public static byte[] Ping(ulong opaque, bool ack = false)
+    {
+        var frame = new byte[FrameWriter.PingFrameLength];
+        FrameWriter.WritePing(frame, 1, ack, opaque);
+        return frame;
+    }
+
+    /// <summary>A version-1 go-away.</summary>
+    public static byte[] GoAway(uint lastChannelId, ErrorCode code = ErrorCode.NoError)
+    {
+        var frame = new byte[FrameWriter.LongFrameLength];
+        FrameWriter.WriteGoAway(frame, 1, lastChannelId, (uint)code);
+        return frame;
+    }
 
     public static byte[] Concat(params byte[][] parts)
     {
@@ -93,6 +151,10 @@ public static class Wire
         ChannelCreated c => $"ChannelCreated({c.ChannelId}, remote={c.IsRemote})",
         ChannelClosed c => $"ChannelClosed({c.ChannelId}, {c.Reason}{(c.Exception is null ? string.Empty : ", " + c.Exception.GetType().Name)})",
         DataDiscarded d => $"DataDiscarded({d.ChannelId}, {d.ByteCount.ToString(CultureInfo.InvariantCulture)})",
+        ChannelEndOfData end => $"ChannelEndOfData({end.ChannelId})",
+        ChannelWritable w => $"ChannelWritable({w.ChannelId})",
+        GoAwayReceived g => $"GoAwayReceived({g.LastChannelId}, {g.Code})",
+        PingAcknowledged p => $"PingAcknowledged({p.Opaque.ToString(CultureInfo.InvariantCulture)})",
         _ => e.GetType().Name,
     };
 
