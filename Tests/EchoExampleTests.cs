@@ -17,7 +17,7 @@ public class EchoExampleTests
         await WithServerAsync(async (port, token) =>
         {
             byte version = await EchoClient.RunAsync("127.0.0.1", port, 8, 100_000, token).WaitAsync(Timeout);
-            Assert.Equal(0, version);
+            Assert.Equal(1, version);
         });
     }
 
@@ -29,8 +29,122 @@ public class EchoExampleTests
         await WithServerAsync(async (port, token) =>
         {
             var runs = sizes.Select(size => EchoClient.RunAsync("127.0.0.1", port, 5, size, token));
-            Assert.All(await Task.WhenAll(runs).WaitAsync(Timeout), version => Assert.Equal(0, version));
+            Assert.All(await Task.WhenAll(runs).WaitAsync(Timeout), version => Assert.Equal(1, version));
         });
+    }
+
+    [Theory]
+    [InlineData(1, 1, 1)] // two of ours
+    [InlineData(0, 1, 0)] // a version-0 client (like the reference's) against our server
+    [InlineData(1, 0, 0)] // our client against a version-0 server
+    [InlineData(0, 0, 0)]
+    public async Task Client_and_server_settle_on_a_version_and_move_the_data_intact(byte clientMaxVersion, byte serverMaxVersion, byte expected)
+    {
+        // 300,000 bytes a channel: more than a channel's 256 KiB window, so version 1 waits for credit.
+        await WithServerAsync(
+            async (port, token) =>
+            {
+                byte version = await EchoClient.RunAsync("127.0.0.1", port, 4, 300_000, token, clientMaxVersion).WaitAsync(Timeout);
+                Assert.Equal(expected, version);
+            },
+            serverMaxVersion);
+    }
+
+    [Theory]
+    [InlineData(new string[0], 1)]
+    [InlineData(new[] { "--max-version", "0" }, 0)]
+    [InlineData(new[] { "--client-max-version", "0" }, 0)]
+    [InlineData(new[] { "--server-max-version", "0" }, 0)]
+    [InlineData(new[] { "--max-version", "1", "--size", "70000", "--channels", "3" }, 1)]
+    public async Task Demo_prints_the_version_in_use_and_ok(string[] options, int expected)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int exit = await EchoProgram.RunAsync(["demo", .. options], output, error, CancellationToken.None).WaitAsync(Timeout);
+
+        Assert.True(exit == 0, $"exit {exit}: {error}");
+        Assert.Contains($"protocol version {expected}\n", output.ToString().Replace("\r\n", "\n"), StringComparison.Ordinal);
+        Assert.EndsWith("ok\n", output.ToString().Replace("\r\n", "\n"), StringComparison.Ordinal);
+        Assert.Equal("", error.ToString());
+    }
+
+    [Theory]
+    [InlineData("demo", "--max-version", "2")]
+    [InlineData("client", "--port", "1", "--max-version", "x")]
+    [InlineData("server", "--port", "1", "--max-version", "-1")]
+    [InlineData("demo", "--server-max-version")]
+    public async Task Program_rejects_a_bad_max_version(params string[] args)
+    {
+        var error = new StringWriter();
+        Assert.Equal(2, await EchoProgram.RunAsync(args, TextWriter.Null, error, CancellationToken.None).WaitAsync(Timeout));
+        Assert.Contains("--max-version 0|1", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Server_logs_the_version_of_each_client()
+    {
+        var log = new StringWriter();
+        using var server = new EchoServer(IPAddress.Loopback, 0, TextWriter.Synchronized(log));
+        using var stop = new CancellationTokenSource(Timeout);
+        Task serving = server.RunAsync(stop.Token);
+        Assert.Equal(1, await EchoClient.RunAsync("127.0.0.1", server.Port, 1, 10, stop.Token).WaitAsync(Timeout));
+        Assert.Equal(0, await EchoClient.RunAsync("127.0.0.1", server.Port, 1, 10, stop.Token, maxVersion: 0).WaitAsync(Timeout));
+        stop.Cancel();
+        await serving.WaitAsync(Timeout);
+
+        string text = log.ToString();
+        Assert.Contains(": protocol version 1", text, StringComparison.Ordinal);
+        Assert.Contains(": protocol version 0", text, StringComparison.Ordinal);
+        Assert.Contains(": going away (NoError)", text, StringComparison.Ordinal); // the version-1 client's Close
+    }
+
+    [Fact]
+    public async Task Driver_ends_a_version_1_connection_whose_peer_goes_silent_with_a_keepalive_timeout()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var cancel = new CancellationTokenSource(Timeout);
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port, cancel.Token).AsTask().WaitAsync(Timeout);
+        using var peer = await listener.AcceptTcpClientAsync(cancel.Token).AsTask().WaitAsync(Timeout);
+
+        var options = new ConnectionOptions { KeepAliveInterval = TimeSpan.FromMilliseconds(100), KeepAliveTimeout = TimeSpan.FromMilliseconds(400) };
+        var events = new List<ConnectionEvent>();
+        var driver = new SocketDriver(tcp, new ClientConnection(() => new CorruptingEchoChannel(-1), options), events.Add);
+        Task running = driver.RunAsync(cancel.Token);
+
+        // A peer that completes the version-1 handshake (reply and empty settings), then reads
+        // whatever comes (the client's settings and pings) and never answers again.
+        var stream = peer.GetStream();
+        await stream.ReadExactlyAsync(new byte[6], cancel.Token).AsTask().WaitAsync(Timeout);
+        await stream.WriteAsync(Convert.FromHexString("0102feedbacc" + "010800"), cancel.Token).AsTask().WaitAsync(Timeout);
+        Task draining = Task.Run(async () =>
+        {
+            while (await stream.ReadAsync(new byte[256], cancel.Token) > 0)
+            {
+            }
+        });
+
+        await running.WaitAsync(Timeout);
+        Assert.Matches(@"^keepalive timeout: nothing from the peer for \d+(\.\d)? s$", driver.EndReason);
+        Assert.IsType<KeepAliveTimedOut>(events[^1]);
+        await draining.WaitAsync(Timeout); // the driver closed its side of the socket
+    }
+
+    [Fact]
+    public async Task Driver_fails_a_handshake_that_never_completes()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var cancel = new CancellationTokenSource(Timeout);
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port, cancel.Token).AsTask().WaitAsync(Timeout);
+        using var peer = await listener.AcceptTcpClientAsync(cancel.Token).AsTask().WaitAsync(Timeout);
+
+        var options = new ConnectionOptions { HandshakeTimeout = TimeSpan.FromMilliseconds(200) };
+        var driver = new SocketDriver(tcp, new ClientConnection(() => new CorruptingEchoChannel(-1), options), _ => { });
+        await driver.RunAsync(cancel.Token).WaitAsync(Timeout);
+        Assert.StartsWith("handshake failed: The handshake did not complete within", driver.EndReason);
     }
 
     [Fact]
@@ -47,7 +161,7 @@ public class EchoExampleTests
                 Assert.Equal(0, await http.GetStream().ReadAsync(new byte[16], token).AsTask().WaitAsync(Timeout));
             }
 
-            Assert.Equal(0, await EchoClient.RunAsync("127.0.0.1", port, 2, 1000, token).WaitAsync(Timeout));
+            Assert.Equal(1, await EchoClient.RunAsync("127.0.0.1", port, 2, 1000, token).WaitAsync(Timeout));
         });
     }
 
@@ -117,6 +231,39 @@ public class EchoExampleTests
     }
 
     [Fact]
+    public async Task Client_reports_a_protocol_error_on_version_1()
+    {
+        var error = await Assert.ThrowsAsync<EchoException>(() => AgainstAsync(async stream =>
+        {
+            await stream.ReadExactlyAsync(new byte[6]);
+            await stream.WriteAsync(Convert.FromHexString("0102feedbacc" + "010800" + "01ff"));
+            while (await stream.ReadAsync(new byte[256]) > 0)
+            {
+                // Keeps the socket open until the client closes its side.
+            }
+        }));
+        Assert.Equal("protocol error (UnknownFrameType): Unknown op 255 (version byte 1).", error.Message);
+    }
+
+    [Fact]
+    public async Task Client_reports_a_channel_the_server_resets()
+    {
+        var error = await Assert.ThrowsAsync<EchoException>(() => AgainstAsync(async stream =>
+        {
+            await stream.ReadExactlyAsync(new byte[6]);
+            await stream.WriteAsync(Convert.FromHexString("0102feedbacc" + "010800"));
+
+            // The client's settings (4 entries), its first ping, and the open of channel 1 ("echo 0"); then reset it.
+            await stream.ReadExactlyAsync(new byte[23 + 11 + 13]);
+            await stream.WriteAsync(Convert.FromHexString("0107" + "00000001" + "00000101"));
+            while (await stream.ReadAsync(new byte[256]) > 0)
+            {
+            }
+        }));
+        Assert.Matches(@"^channel 1: closed \(RemoteReset, code 257\) after 0 of 100 bytes came back$", error.Message);
+    }
+
+    [Fact]
     public async Task Client_reports_a_corrupted_echo()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -145,9 +292,9 @@ public class EchoExampleTests
         Assert.NotEqual(EchoClient.Pattern(3, 1000), EchoClient.Pattern(4, 1000));
     }
 
-    private static async Task WithServerAsync(Func<int, CancellationToken, Task> body)
+    private static async Task WithServerAsync(Func<int, CancellationToken, Task> body, byte maxVersion = ConnectionOptions.LatestVersion)
     {
-        using var server = new EchoServer(IPAddress.Loopback, 0);
+        using var server = new EchoServer(IPAddress.Loopback, 0, maxVersion: maxVersion);
         using var stop = new CancellationTokenSource(Timeout);
         Task serving = server.RunAsync(stop.Token);
         try

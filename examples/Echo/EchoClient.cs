@@ -15,33 +15,53 @@ public sealed class EchoException : Exception
 
 /// <summary>
 /// Checks an echo server: opens channels, sends a distinct pseudo-random pattern on each,
-/// and compares what comes back byte for byte. Relies on version-0 behaviour only, so it
-/// works against any TCPChan echo server (this one, or the Python reference's).
+/// and compares what comes back byte for byte. Speaks version 1 with a server that accepts
+/// it and version 0 with the others (this one with <c>--max-version 0</c>, or the Python
+/// reference's).
 /// </summary>
 public static class EchoClient
 {
-    // Each write is this much per channel; the next waits until it is on the wire.
+    // Each write is this much per channel. Version 0 sends it at once; the next waits until
+    // it is on the wire. Version 1 sends what the server gave credit for and queues the rest
+    // in the core: a channel writes again only when its queue is below this.
     private const int ChunkSize = 16 * 1024;
 
     /// <summary>
     /// Connects, checks the echo of <paramref name="size"/> bytes on each of
     /// <paramref name="channelCount"/> channels, closes, and returns the protocol version in use.
+    /// <paramref name="maxVersion"/> is the newest version offered (0 makes a version-0-only client).
     /// </summary>
-    /// <exception cref="EchoException">The handshake failed, the peer broke the protocol, the echo differs, or the connection ended early.</exception>
+    /// <exception cref="EchoException">The handshake failed, the peer broke the protocol or went silent, the echo differs, or the connection ended early.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired.</exception>
-    public static async Task<byte> RunAsync(string host, int port, int channelCount, int size, CancellationToken cancellationToken)
+    public static async Task<byte> RunAsync(
+        string host, int port, int channelCount, int size, CancellationToken cancellationToken, byte maxVersion = ConnectionOptions.LatestVersion)
     {
         using var tcp = new TcpClient { NoDelay = true };
         await tcp.ConnectAsync(host, port, cancellationToken);
 
+        // Set (under the driver's lock) when a channel may write again or changed state; the
+        // write loop waits on it when every unfinished channel is out of credit.
+        TaskCompletionSource? progress = null;
+        void Progress() => progress?.TrySetResult();
+
         var handshake = new TaskCompletionSource<byte>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var driver = new SocketDriver(tcp, new ClientConnection(() => new CheckedChannel()), e =>
+        var options = new ConnectionOptions { MaxVersion = maxVersion };
+        var driver = new SocketDriver(tcp, new ClientConnection(() => new CheckedChannel(Progress), options), e =>
         {
-            // HandshakeFailed and ProtocolError end the connection (the driver records why);
-            // ChannelClosed reaches the channel itself, as OnClosed.
-            if (e is HandshakeSuccess success)
+            // HandshakeFailed, ProtocolError and KeepAliveTimedOut end the connection (the
+            // driver records why). ChannelClosed, ChannelEndOfData and ChannelWritable reach
+            // the channel itself, as OnClosed, OnEndOfData and OnWritable. PingAcknowledged
+            // answers Connection.Ping, which this client does not use.
+            switch (e)
             {
-                handshake.TrySetResult(success.Version);
+                case HandshakeSuccess success:
+                    handshake.TrySetResult(success.Version);
+                    break;
+                case GoAwayReceived:
+                    // The server shuts down: our channels above LastChannelId were refused
+                    // (their OnClosed says so); the others may finish.
+                    Progress();
+                    break;
             }
         });
         Task running = driver.RunAsync(cancellationToken);
@@ -63,42 +83,50 @@ public static class EchoClient
         byte version = handshake.Task.Result;
         try
         {
+            // Made before taking the driver's lock: holding it would stall reading and timers.
+            var patterns = Enumerable.Range(0, channelCount).Select(i => Pattern(i, size)).ToArray();
             var channels = new CheckedChannel[channelCount];
             await Step(driver.InvokeAsync(connection =>
             {
                 for (int i = 0; i < channels.Length; i++)
                 {
-                    channels[i] = (CheckedChannel)connection.CreateChannel();
-                    channels[i].Expect(Pattern(i, size));
+                    // The label reaches the server in version 1; version 0 cannot carry it.
+                    channels[i] = (CheckedChannel)connection.CreateChannel($"echo {i}");
+                    channels[i].Expect(patterns[i]);
                 }
             }));
 
-            for (int offset = 0; offset < size; offset += ChunkSize)
-            {
-                int count = Math.Min(ChunkSize, size - offset);
-                await Step(driver.InvokeAsync(_ =>
-                {
-                    foreach (var channel in channels)
-                    {
-                        channel.Write(channel.Expected.AsSpan(offset, count));
-                    }
-                }));
-            }
+            await WriteAllAsync(driver, channels, Step, () => progress = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
-            await Step(Task.WhenAll(channels.Select(c => c.Echoed)));
+            await Step(AllOrFirstFailure(channels.Select(c => c.Echoed)));
 
             // Close only once the whole echo is in: data that arrives for a closed channel is
-            // dropped. Version 0 has no close handshake and a peer need not answer our close,
-            // so do not wait for one: close the connection and go.
-            await Step(driver.InvokeAsync(connection =>
+            // dropped.
+            await Step(driver.InvokeAsync(_ =>
             {
                 foreach (var channel in channels)
                 {
                     channel.Close();
                 }
-
-                connection.Close();
             }));
+
+            if (version > 0)
+            {
+                // Version 1: Close ended our side; each channel completes when the server ends
+                // its side too (its echo channel does so when ours ends).
+                await Step(Task.WhenAll(channels.Select(c => c.Closed)));
+                foreach (var channel in channels)
+                {
+                    if (channel.CloseReason != ChannelCloseReason.Completed)
+                    {
+                        throw new EchoException($"channel {channel.ChannelId}: closed ({channel.CloseReason}) instead of completing");
+                    }
+                }
+            }
+
+            // Version 0 has no close handshake and a peer need not answer our close, so do not
+            // wait for one. Version 1: every channel is done; Close sends a go-away.
+            await Step(driver.InvokeAsync(connection => connection.Close()));
         }
         catch (InvalidOperationException ex)
         {
@@ -127,15 +155,97 @@ public static class EchoClient
         return bytes;
     }
 
-    private sealed class CheckedChannel : Channel
+    // Completes when every task has, or fails as soon as one fails (Task.WhenAll would wait
+    // for the others, which may never come back once one channel went wrong).
+    private static async Task AllOrFirstFailure(IEnumerable<Task> tasks)
+    {
+        var pending = tasks.ToList();
+        while (pending.Count > 0)
+        {
+            var done = await Task.WhenAny(pending);
+            await done;
+            pending.Remove(done);
+        }
+    }
+
+    // Writes every channel's pattern, a chunk per channel per round, each round's output on
+    // the wire before the next. Version 1: a channel whose queue (QueuedBytes) is not below a
+    // chunk skips the round; when all are waiting, the loop sleeps until one may write again
+    // (OnWritable) or closes. Memory stays at about a chunk per channel beyond the credit.
+    private static async Task WriteAllAsync(SocketDriver driver, CheckedChannel[] channels, Func<Task, Task> step, Func<TaskCompletionSource> newProgress)
+    {
+        while (true)
+        {
+            bool done = true;
+            Task? wait = null;
+            await step(driver.InvokeAsync(_ =>
+            {
+                bool wrote = false;
+                foreach (var channel in channels)
+                {
+                    if (channel.Sent == channel.Expected.Length)
+                    {
+                        continue;
+                    }
+
+                    done = false;
+                    if (channel.IsClosed || channel.Echoed.IsFaulted)
+                    {
+                        continue; // its Echoed task says why
+                    }
+
+                    if (channel.QueuedBytes >= ChunkSize)
+                    {
+                        continue;
+                    }
+
+                    int count = Math.Min(ChunkSize, channel.Expected.Length - channel.Sent);
+                    channel.Write(channel.Expected.AsSpan(channel.Sent, count));
+                    channel.Sent += count;
+                    wrote = true;
+                }
+
+                if (!done && !wrote)
+                {
+                    // Made under the lock, so no wake-up between this check and the wait is lost.
+                    wait = newProgress().Task;
+                }
+            }));
+
+            var failed = channels.FirstOrDefault(c => c.Echoed.IsFaulted);
+            if (failed is not null)
+            {
+                await failed.Echoed; // throws its EchoException
+            }
+
+            if (done)
+            {
+                return;
+            }
+
+            if (wait is not null)
+            {
+                await step(wait);
+            }
+        }
+    }
+
+    private sealed class CheckedChannel(Action progress) : Channel
     {
         private readonly TaskCompletionSource _echoed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _received;
 
         public byte[] Expected { get; private set; } = [];
 
+        // Bytes of Expected written so far (sent or queued in the core).
+        public int Sent { get; set; }
+
         // Completes when the whole pattern came back; fails on the first wrong byte or an early close.
         public Task Echoed => _echoed.Task;
+
+        // Completes when the channel has closed, for any reason.
+        public Task Closed => _closed.Task;
 
         public void Expect(byte[] expected)
         {
@@ -175,17 +285,37 @@ public static class EchoClient
             }
         }
 
-        protected override void OnClosed(ChannelCloseReason reason)
+        // Version 1: the server ended its side. Fine once everything came back; before, it is short.
+        protected override void OnEndOfData()
         {
-            // When the whole connection ends (lost, protocol error), Echoed stays pending:
-            // Step sees the connection end and reports the connection's reason instead.
-            if (reason is ChannelCloseReason.RemoteClose or ChannelCloseReason.ApplicationError)
+            if (_received < Expected.Length)
             {
-                Fail($"closed ({reason}) after {_received} of {Expected.Length} bytes came back");
+                Fail($"the server ended its data after {_received} of {Expected.Length} bytes came back");
             }
         }
 
-        private void Fail(string what) =>
+        // Version 1: the queue drained; the write loop may go on.
+        protected override void OnWritable() => progress();
+
+        protected override void OnClosed(ChannelCloseReason reason)
+        {
+            // When the whole connection ends (lost, protocol error, keepalive), Echoed stays
+            // pending: Step sees the connection end and reports the connection's reason instead.
+            if (reason is ChannelCloseReason.RemoteClose or ChannelCloseReason.ApplicationError
+                or ChannelCloseReason.RemoteReset or ChannelCloseReason.LocalReset or ChannelCloseReason.Refused
+                or ChannelCloseReason.Completed)
+            {
+                Fail($"closed ({reason}{(CloseCode is { } code ? ", code " + code : string.Empty)}) after {_received} of {Expected.Length} bytes came back");
+            }
+
+            _closed.TrySetResult();
+            progress();
+        }
+
+        private void Fail(string what)
+        {
             _echoed.TrySetException(new EchoException($"channel {ChannelId}: {what}"));
+            progress();
+        }
     }
 }
