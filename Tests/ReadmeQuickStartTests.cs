@@ -31,7 +31,7 @@ public class ReadmeQuickStartTests
 
         Assert.Equal("```csharp", readme[0]);
         Assert.Equal("```", readme[^1]);
-        Assert.Equal(AsUserCode(Dedent(sources[name])), Dedent(readme[1..^1]));
+        Assert.Equal(Dedent(sources[name]), Dedent(readme[1..^1]));
     }
 
     [Fact]
@@ -81,6 +81,31 @@ public class ReadmeQuickStartTests
         Assert.Equal(data, first.Received.ToArray());
         Assert.Equal("ping"u8.ToArray(), second.Received.ToArray());
         Assert.Equal(2, server.OpenChannelCount);
+
+        // Closing ends the client's side; the echo channel ends its own, and both complete.
+        first.Close();
+        second.Close();
+        ByHand.Pump(client, server);
+        Assert.Equal(ChannelCloseReason.Completed, first.CloseReason);
+        Assert.Equal(ChannelCloseReason.Completed, second.CloseReason);
+        Assert.Equal(0, client.OpenChannelCount);
+        Assert.Equal(0, server.OpenChannelCount);
+    }
+
+    [Fact]
+    public void Echo_server_serves_a_version_0_client_too()
+    {
+        var server = EchoService.CreateServer();
+        var client = new ClientConnection(() => new CollectingChannel(), new ConnectionOptions { MaxVersion = 0 });
+        server.ConnectionEstablished();
+        client.ConnectionEstablished();
+        ByHand.Pump(client, server);
+        Assert.Equal(0, server.Version);
+
+        var channel = (CollectingChannel)client.CreateChannel();
+        channel.Write("hello"u8);
+        ByHand.Pump(client, server);
+        Assert.Equal("hello"u8.ToArray(), channel.Received.ToArray());
     }
 
     private const string HtmlMarker = @"<!-- README:(begin|end) ([\w-]+) -->";
@@ -119,13 +144,6 @@ public class ReadmeQuickStartTests
         Assert.True(open is null, $"'{open}' is never ended.");
         return blocks;
     }
-
-    // TcpChan.Core lets this test assembly see its internals (InternalsVisibleTo), so here an
-    // override of Channel's "protected internal" callbacks must say "protected internal
-    // override"; anywhere else (the README's readers) it must say "protected override". That
-    // modifier is the one difference allowed between the README and the compiled source.
-    private static string AsUserCode(string source) =>
-        source.Replace("protected override ", "protected override ", StringComparison.Ordinal);
 
     // Drops leading and trailing blank lines, trailing spaces, and the indentation common to all lines.
     private static string Dedent(string[] lines)

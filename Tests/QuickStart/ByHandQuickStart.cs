@@ -22,14 +22,14 @@ public static class ByHand
         var client = new ClientConnection(() => new CollectingChannel());
         server.ConnectionEstablished(); // transport up: the server waits for the handshake
         client.ConnectionEstablished(); // the client queues its handshake request
-        Pump(client, server);           // request and reply: both sides are now Established
+        Pump(client, server);           // request, reply, both sides' settings: Established
 
         var channel = (CollectingChannel)client.CreateChannel();
         channel.Write("hello"u8);
-        Pump(client, server);           // create and payload frames over, the echo back
+        Pump(client, server);           // open and payload frames over, the echo back
 
-        channel.Close();
-        Pump(client, server);
+        channel.Close();                // ends our side; the echo channel ends its side too,
+        Pump(client, server);           // and the channel closes on both sides as Completed
         return Encoding.UTF8.GetString(channel.Received.ToArray());
     }
 
@@ -54,11 +54,12 @@ public static class ByHand
                     to.DataReceived(transmit.Payload.Span); // over TCP: write it to the socket
                     transmit.Dispose();                     // hands the buffer back for reuse
                     break;
-                case HandshakeFailed or ProtocolError:
+                case HandshakeFailed or ProtocolError or KeepAliveTimedOut:
                     // The connection is over: a real driver closes the transport here.
                     throw new InvalidOperationException($"{(from.IsClient ? "client" : "server")}: {e}");
                 default:
-                    // HandshakeSuccess, ChannelCreated, ChannelClosed, DataDiscarded: for information.
+                    // HandshakeSuccess, ChannelCreated, ChannelEndOfData, ChannelWritable,
+                    // ChannelClosed, DataDiscarded, PingAcknowledged, GoAwayReceived: for information.
                     break;
             }
         }

@@ -11,7 +11,12 @@ public sealed class EchoChannel : Channel
     // call; Write may be called right here.
     protected override void DataReceived(ReadOnlySpan<byte> data) => Write(data);
 
-    // Optional hooks: OnCreated() runs when the channel opens, OnClosed(reason) when it closes.
+    // The peer will send no more (it called CompleteWrites or Close): end our side too, once
+    // the echo is out. With both sides ended, the channel closes as Completed.
+    protected override void OnEndOfData() => CompleteWrites();
+
+    // Optional hooks: OnCreated() runs when the channel opens, OnWritable() when writes that
+    // waited for the peer's credit have gone out, OnClosed(reason) when it closes.
 }
 
 public static class EchoService
