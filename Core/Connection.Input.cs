@@ -53,6 +53,7 @@ public abstract partial class Connection
 
         _lastReceivedAt = _now;
         _keepAlivePingOutstanding = false;
+        FramesReceived++;
         if (status == FrameReadStatus.UnknownType)
         {
             if (State == ConnectionState.Handshaking)

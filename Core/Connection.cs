@@ -65,6 +65,12 @@ public abstract partial class Connection
     /// <summary>How many channels are open (not yet closed, on either side's initiative).</summary>
     public int OpenChannelCount => _channels.Count;
 
+    /// <summary>Frames handled from the peer so far.</summary>
+    public long FramesReceived { get; private set; }
+
+    /// <summary>Frames produced for the peer so far.</summary>
+    public long FramesSent { get; private set; }
+
     /// <summary>True when events are waiting to be taken.</summary>
     public bool HasEvents => _events.Count > 0;
 
