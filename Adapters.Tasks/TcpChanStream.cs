@@ -18,6 +18,8 @@ public sealed class TcpChanStream : Stream
 
     internal TcpChanStream(StreamChannel channel) => _channel = channel;
 
+    internal StreamChannel Channel => _channel;
+
     /// <summary>The channel's id.</summary>
     public uint ChannelId => _channel.ChannelId;
 
@@ -63,6 +65,11 @@ public sealed class TcpChanStream : Stream
             int n = -1;
             lock (Driver.Gate)
             {
+                if (_channel.Sink is not null)
+                {
+                    throw new InvalidOperationException("This channel is read through its pipe view (AsDuplexPipe).");
+                }
+
                 if (_channel.Buffer.Length > 0)
                 {
                     n = _channel.Buffer.Read(buffer.Span);

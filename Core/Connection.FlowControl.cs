@@ -79,7 +79,19 @@ public abstract partial class Connection
             return;
         }
 
-        if (channel.WantsWritable && channel.SendCredit > 0 && _sessionSendCredit > 0)
+        if (channel.WantsWritable && channel.SendCredit > 0 && _sessionSendCredit <= 0)
+        {
+            // Its own credit is back but the session's is not: wait in line for the session's.
+            if (!channel.SessionBlocked)
+            {
+                channel.SessionBlocked = true;
+                _sessionBlocked.Enqueue(channel);
+            }
+
+            return;
+        }
+
+        if (channel.WantsWritable && channel.SendCredit > 0)
         {
             channel.WantsWritable = false;
             try
@@ -171,6 +183,34 @@ public abstract partial class Connection
         long extra = grown - channel.ReceiveWindow;
         channel.ReceiveWindow = grown;
         return extra;
+    }
+
+    internal void ExtendWindow(Channel channel, int additionalBytes)
+    {
+        if (Version == 0 || additionalBytes <= 0 || channel.IsClosed || channel.EndReceived || channel.ReadsClosed)
+        {
+            return;
+        }
+
+        // A channel's window never exceeds the session budget, which bounds what is buffered anyway.
+        long grown = Math.Min(channel.ReceiveWindow + additionalBytes, LocalSettings.InitialSessionWindow);
+        long extra = grown - channel.ReceiveWindow;
+        if (extra <= 0)
+        {
+            return;
+        }
+
+        Enter();
+        try
+        {
+            channel.ReceiveWindow = grown;
+            channel.ReceiveRemaining += extra;
+            WriteLongFrame(FrameType.WindowUpdate, channel.ChannelId, (uint)extra);
+        }
+        finally
+        {
+            Exit();
+        }
     }
 
     /// <summary>Session credit for bytes dropped unread (channel closed or reset).</summary>

@@ -142,6 +142,12 @@ internal sealed class ConnectionDriver
 
     private async Task ReceiveLoopAsync()
     {
+        if (_transport is ISequenceTransport sequences)
+        {
+            await ReceiveSequencesAsync(sequences).ConfigureAwait(false);
+            return;
+        }
+
         byte[] buffer = ArrayPool<byte>.Shared.Rent(_options.ReceiveBufferSize);
         try
         {
@@ -179,6 +185,55 @@ internal sealed class ConnectionDriver
         {
             ArrayPool<byte>.Shared.Return(buffer);
             LoopEnded();
+        }
+    }
+
+    /// <summary>The receive loop for a pipe: the core parses straight out of the pipe's segments.</summary>
+    private async Task ReceiveSequencesAsync(ISequenceTransport transport)
+    {
+        Action<System.Buffers.ReadOnlySequence<byte>> deliver = Deliver;
+        try
+        {
+            while (await transport.ReceiveAsync(deliver, _stop.Token).ConfigureAwait(false))
+            {
+                if (_terminating)
+                {
+                    return;
+                }
+
+                SignalSend();
+            }
+
+            Terminate(new TcpChanSessionException(SessionEndReason.ConnectionLost, "The peer closed the connection."), graceful: false);
+        }
+        catch (Exception ex)
+        {
+            if (!_terminating)
+            {
+                Terminate(new TcpChanSessionException(SessionEndReason.ConnectionLost, $"The connection failed: {ex.Message}", innerException: ex), graceful: false);
+            }
+        }
+        finally
+        {
+            LoopEnded();
+        }
+    }
+
+    private void Deliver(System.Buffers.ReadOnlySequence<byte> data)
+    {
+        TcpChanMetrics.BytesReceived.Add(data.Length);
+        lock (Gate)
+        {
+            if (_terminating)
+            {
+                return;
+            }
+
+            var now = Clock.Now;
+            foreach (var segment in data)
+            {
+                Connection.DataReceived(segment.Span, now);
+            }
         }
     }
 

@@ -29,6 +29,31 @@ internal sealed class StreamChannel : Channel
     /// <summary>Why reads and writes fail, once the channel ended abnormally.</summary>
     public Exception? Failure { get; private set; }
 
+    /// <summary>Another view (the pipe adapter's) that takes the received data instead of <see cref="Buffer"/>.</summary>
+    public IChannelSink? Sink { get; private set; }
+
+    /// <summary>Hands received data to <paramref name="sink"/> from now on, with what is buffered so far. Under the gate.</summary>
+    public void AttachSink(IChannelSink sink)
+    {
+        if (Sink is not null)
+        {
+            throw new InvalidOperationException("This channel already has a pipe view.");
+        }
+
+        Sink = sink;
+        if (Buffer.Length > 0)
+        {
+            var held = new byte[Buffer.Length];
+            Buffer.Read(held);
+            sink.OnData(held);
+        }
+
+        if (IsClosed || IsEndOfData)
+        {
+            sink.OnEnd(Failure);
+        }
+    }
+
     protected override void OnCreated()
     {
         if (IsRemote)
@@ -39,11 +64,21 @@ internal sealed class StreamChannel : Channel
 
     protected override void DataReceived(ReadOnlySpan<byte> data)
     {
+        if (Sink is not null)
+        {
+            Sink.OnData(data);
+            return;
+        }
+
         Buffer.Write(data);
         Readable.Set();
     }
 
-    protected override void OnEndOfData() => Readable.Set();
+    protected override void OnEndOfData()
+    {
+        Sink?.OnEnd(null);
+        Readable.Set();
+    }
 
     protected override void OnWritable() => Writable.Set();
 
@@ -67,6 +102,7 @@ internal sealed class StreamChannel : Channel
             Writable.Fail(Failure);
         }
 
+        Sink?.OnEnd(Failure);
         Session.OnChannelClosed();
     }
 }
