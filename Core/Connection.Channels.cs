@@ -289,12 +289,18 @@ public abstract partial class Connection
 
     internal void Consume(Channel channel, int count)
     {
+        if (Version == 0)
+        {
+            // Version 0 has no credit to give back: consuming is bookkeeping the peer never sees.
+            return;
+        }
+
         if (count < 0 || count > channel.Unconsumed)
         {
             throw new ArgumentOutOfRangeException(nameof(count), count, $"Channel {channel.ChannelId} has {channel.Unconsumed} unconsumed bytes.");
         }
 
-        if (count == 0 || Version == 0)
+        if (count == 0)
         {
             return;
         }
