@@ -253,9 +253,13 @@ public abstract partial class Connection
                 return;
             }
 
-            // Version 1: end our side, stop reading, and finish when the peer ends too.
+            // Version 1: end our side, stop reading, and finish when the peer ends too. What was
+            // held unread is dropped, and its credit goes back so the peer can finish sending.
             channel.ReadsClosed = true;
-            DropUnconsumed(channel);
+            int held = (int)channel.Unconsumed;
+            channel.Unconsumed = 0;
+            _sessionBuffered -= held;
+            DropReceived(channel, held);
 
             channel.WritesCompleted = true;
             FlushChannel(channel);

@@ -135,11 +135,15 @@ public abstract partial class Connection
         }
     }
 
-    /// <summary>Consumed bytes earn credit back, sent once a quarter window has gathered or the peer runs low.</summary>
+    /// <summary>
+    /// Consumed bytes earn credit back, sent once a quarter window has gathered or the peer runs
+    /// low. Bytes dropped for a channel that stopped reading count too, so that its peer can
+    /// send the rest and its end of data, and the channel can complete.
+    /// </summary>
     private void Credit(Channel channel, int count)
     {
         _sessionPendingCredit += count;
-        if (!channel.IsClosed && !channel.EndReceived && !channel.ReadsClosed)
+        if (!channel.IsClosed && !channel.EndReceived && State == ConnectionState.Established)
         {
             channel.PendingCredit += count;
             if (channel.PendingCredit >= channel.ReceiveWindow / 4 || channel.PendingCredit >= channel.ReceiveRemaining)
@@ -213,9 +217,15 @@ public abstract partial class Connection
         }
     }
 
-    /// <summary>Session credit for bytes dropped unread (channel closed or reset).</summary>
-    private void ReturnSessionCredit(int count)
+    /// <summary>Credit for bytes dropped unread: the session's always, the channel's while it is still open.</summary>
+    private void DropReceived(Channel? channel, int count)
     {
+        if (channel is not null && !channel.IsClosed)
+        {
+            Credit(channel, count);
+            return;
+        }
+
         _sessionPendingCredit += count;
         FlushSessionCredit();
     }

@@ -275,6 +275,7 @@ public abstract partial class Connection
                 SendGoAway(ErrorCode.NoError);
             }
 
+            State = ConnectionState.Closed;
             foreach (var channel in SnapshotChannels())
             {
                 if (tellPeer && Version == 0)
@@ -284,8 +285,6 @@ public abstract partial class Connection
 
                 RemoveChannel(channel, ChannelCloseReason.ConnectionClosed, null, null);
             }
-
-            State = ConnectionState.Closed;
         }
         finally
         {
@@ -308,8 +307,8 @@ public abstract partial class Connection
         Enter();
         try
         {
-            CloseAllChannels(ChannelCloseReason.ConnectionLost);
             State = ConnectionState.Closed;
+            CloseAllChannels(ChannelCloseReason.ConnectionLost);
         }
         finally
         {
@@ -357,8 +356,8 @@ public abstract partial class Connection
             SendGoAway(code);
         }
 
-        CloseAllChannels(ChannelCloseReason.ProtocolError);
         State = ConnectionState.Failed;
+        CloseAllChannels(ChannelCloseReason.ProtocolError);
         ResetInput();
         Enqueue(new ProtocolError(code, message));
     }
