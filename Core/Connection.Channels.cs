@@ -293,9 +293,10 @@ public abstract partial class Connection
 
     internal void Consume(Channel channel, int count)
     {
-        if (Version == 0)
+        if (Version == 0 || channel.ReadsClosed)
         {
-            // Version 0 has no credit to give back: consuming is bookkeeping the peer never sees.
+            // Version 0 has no credit to give back; after Close() what was held was already
+            // dropped and credited: either way there is nothing to do.
             return;
         }
 
