@@ -253,9 +253,13 @@ public abstract partial class Connection
                 return;
             }
 
-            // Version 1: end our side, stop reading, and finish when the peer ends too.
+            // Version 1: end our side, stop reading, and finish when the peer ends too. What was
+            // held unread is dropped, and its credit goes back so the peer can finish sending.
             channel.ReadsClosed = true;
-            DropUnconsumed(channel);
+            int held = (int)channel.Unconsumed;
+            channel.Unconsumed = 0;
+            _sessionBuffered -= held;
+            DropReceived(channel, held);
 
             channel.WritesCompleted = true;
             FlushChannel(channel);
@@ -289,12 +293,19 @@ public abstract partial class Connection
 
     internal void Consume(Channel channel, int count)
     {
+        if (Version == 0 || channel.ReadsClosed)
+        {
+            // Version 0 has no credit to give back; after Close() what was held was already
+            // dropped and credited: either way there is nothing to do.
+            return;
+        }
+
         if (count < 0 || count > channel.Unconsumed)
         {
             throw new ArgumentOutOfRangeException(nameof(count), count, $"Channel {channel.ChannelId} has {channel.Unconsumed} unconsumed bytes.");
         }
 
-        if (count == 0 || Version == 0)
+        if (count == 0)
         {
             return;
         }

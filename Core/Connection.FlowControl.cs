@@ -79,7 +79,19 @@ public abstract partial class Connection
             return;
         }
 
-        if (channel.WantsWritable && channel.SendCredit > 0 && _sessionSendCredit > 0)
+        if (channel.WantsWritable && channel.SendCredit > 0 && _sessionSendCredit <= 0)
+        {
+            // Its own credit is back but the session's is not: wait in line for the session's.
+            if (!channel.SessionBlocked)
+            {
+                channel.SessionBlocked = true;
+                _sessionBlocked.Enqueue(channel);
+            }
+
+            return;
+        }
+
+        if (channel.WantsWritable && channel.SendCredit > 0)
         {
             channel.WantsWritable = false;
             try
@@ -123,11 +135,15 @@ public abstract partial class Connection
         }
     }
 
-    /// <summary>Consumed bytes earn credit back, sent once a quarter window has gathered or the peer runs low.</summary>
+    /// <summary>
+    /// Consumed bytes earn credit back, sent once a quarter window has gathered or the peer runs
+    /// low. Bytes dropped for a channel that stopped reading count too, so that its peer can
+    /// send the rest and its end of data, and the channel can complete.
+    /// </summary>
     private void Credit(Channel channel, int count)
     {
         _sessionPendingCredit += count;
-        if (!channel.IsClosed && !channel.EndReceived && !channel.ReadsClosed)
+        if (!channel.IsClosed && !channel.EndReceived && State == ConnectionState.Established)
         {
             channel.PendingCredit += count;
             if (channel.PendingCredit >= channel.ReceiveWindow / 4 || channel.PendingCredit >= channel.ReceiveRemaining)
@@ -173,9 +189,43 @@ public abstract partial class Connection
         return extra;
     }
 
-    /// <summary>Session credit for bytes dropped unread (channel closed or reset).</summary>
-    private void ReturnSessionCredit(int count)
+    internal void ExtendWindow(Channel channel, int additionalBytes)
     {
+        if (Version == 0 || additionalBytes <= 0 || channel.IsClosed || channel.EndReceived || channel.ReadsClosed)
+        {
+            return;
+        }
+
+        // A channel's window never exceeds the session budget, which bounds what is buffered anyway.
+        long grown = Math.Min(channel.ReceiveWindow + additionalBytes, LocalSettings.InitialSessionWindow);
+        long extra = grown - channel.ReceiveWindow;
+        if (extra <= 0)
+        {
+            return;
+        }
+
+        Enter();
+        try
+        {
+            channel.ReceiveWindow = grown;
+            channel.ReceiveRemaining += extra;
+            WriteLongFrame(FrameType.WindowUpdate, channel.ChannelId, (uint)extra);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <summary>Credit for bytes dropped unread: the session's always, the channel's while it is still open.</summary>
+    private void DropReceived(Channel? channel, int count)
+    {
+        if (channel is not null && !channel.IsClosed)
+        {
+            Credit(channel, count);
+            return;
+        }
+
         _sessionPendingCredit += count;
         FlushSessionCredit();
     }

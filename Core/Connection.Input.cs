@@ -53,6 +53,7 @@ public abstract partial class Connection
 
         _lastReceivedAt = _now;
         _keepAlivePingOutstanding = false;
+        FramesReceived++;
         if (status == FrameReadStatus.UnknownType)
         {
             if (State == ConnectionState.Handshaking)
@@ -334,10 +335,15 @@ public abstract partial class Connection
             channel = null;
         }
 
+        if (channel is not null)
+        {
+            channel.ReceiveRemaining -= length;
+        }
+
         if (channel is null || channel.ReadsClosed)
         {
-            // Dropped, but the session credit comes back: only live data may hold the budget.
-            ReturnSessionCredit(length);
+            // Dropped, but the credit comes back: only live data may hold the budget.
+            DropReceived(channel, length);
             if (length > 0)
             {
                 Enqueue(new DataDiscarded(id, length));
@@ -347,7 +353,6 @@ public abstract partial class Connection
             return;
         }
 
-        channel.ReceiveRemaining -= length;
         _payloadChannel = channel;
     }
 
@@ -364,7 +369,7 @@ public abstract partial class Connection
                 _payloadChannel = null;
                 if (Version > 0)
                 {
-                    ReturnSessionCredit(count + _payloadRemaining);
+                    DropReceived(channel, count + _payloadRemaining);
                 }
 
                 Enqueue(new DataDiscarded(_payloadChannelId, count + _payloadRemaining));

@@ -14,6 +14,7 @@ public abstract partial class Connection
 
     private DataTransmit OutputTransmit()
     {
+        FramesSent++;
         if (_openTransmit is null)
         {
             var transmit = Interlocked.Exchange(ref _spareTransmit, null);

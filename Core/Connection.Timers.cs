@@ -83,8 +83,8 @@ public abstract partial class Connection
                     SendGoAway(ErrorCode.KeepAliveTimeout);
                 }
 
-                CloseAllChannels(ChannelCloseReason.KeepAliveTimeout);
                 State = ConnectionState.Closed;
+                CloseAllChannels(ChannelCloseReason.KeepAliveTimeout);
                 Enqueue(new KeepAliveTimedOut(silence));
                 return;
             }

@@ -65,6 +65,12 @@ public abstract partial class Connection
     /// <summary>How many channels are open (not yet closed, on either side's initiative).</summary>
     public int OpenChannelCount => _channels.Count;
 
+    /// <summary>Frames handled from the peer so far.</summary>
+    public long FramesReceived { get; private set; }
+
+    /// <summary>Frames produced for the peer so far.</summary>
+    public long FramesSent { get; private set; }
+
     /// <summary>True when events are waiting to be taken.</summary>
     public bool HasEvents => _events.Count > 0;
 
@@ -269,6 +275,7 @@ public abstract partial class Connection
                 SendGoAway(ErrorCode.NoError);
             }
 
+            State = ConnectionState.Closed;
             foreach (var channel in SnapshotChannels())
             {
                 if (tellPeer && Version == 0)
@@ -278,8 +285,6 @@ public abstract partial class Connection
 
                 RemoveChannel(channel, ChannelCloseReason.ConnectionClosed, null, null);
             }
-
-            State = ConnectionState.Closed;
         }
         finally
         {
@@ -302,8 +307,8 @@ public abstract partial class Connection
         Enter();
         try
         {
-            CloseAllChannels(ChannelCloseReason.ConnectionLost);
             State = ConnectionState.Closed;
+            CloseAllChannels(ChannelCloseReason.ConnectionLost);
         }
         finally
         {
@@ -351,8 +356,8 @@ public abstract partial class Connection
             SendGoAway(code);
         }
 
-        CloseAllChannels(ChannelCloseReason.ProtocolError);
         State = ConnectionState.Failed;
+        CloseAllChannels(ChannelCloseReason.ProtocolError);
         ResetInput();
         Enqueue(new ProtocolError(code, message));
     }

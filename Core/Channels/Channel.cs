@@ -154,6 +154,24 @@ public abstract class Channel
         }
     }
 
+    /// <summary>
+    /// Version 1: lets the peer send <paramref name="additionalBytes"/> more on this channel
+    /// before anything more is consumed, by growing the channel's window (up to the session
+    /// budget, which still bounds everything buffered). For a reader that must see more than a
+    /// window before it can consume anything, such as a parser looking for a delimiter. Does
+    /// nothing on version 0 or once the peer ended its data.
+    /// </summary>
+    public void ExtendWindow(int additionalBytes)
+    {
+        if (_connection is not null && !IsClosed)
+        {
+            _connection.ExtendWindow(this, additionalBytes);
+        }
+    }
+
+    /// <summary>Version 1: this channel's receive window: what the peer may have in flight or unconsumed.</summary>
+    public long ReceiveWindowSize => ReceiveWindow;
+
     /// <summary>Called once, when the channel has been created (on either side), right after its <see cref="ChannelCreated"/> event was queued.</summary>
     protected virtual void OnCreated()
     {

@@ -1,0 +1,110 @@
+using System.Threading.Tasks.Sources;
+
+namespace TcpChan.Internal;
+
+/// <summary>
+/// A reusable wake-up for one waiter at a time, allocation-free: <see cref="Set"/> wakes the
+/// waiter, or the next wait if none is waiting; <see cref="Fail"/> makes every wait from now on
+/// throw. Continuations run asynchronously, never under the setter's lock.
+/// </summary>
+internal sealed class AsyncSignal : IValueTaskSource
+{
+    private readonly object _lock = new();
+    private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+    private CancellationTokenRegistration _registration;
+    private bool _waiting;
+    private bool _signaled;
+    private Exception? _error;
+
+    public ValueTask WaitAsync(CancellationToken cancellationToken)
+    {
+        short version;
+        lock (_lock)
+        {
+            if (_signaled)
+            {
+                _signaled = false;
+                return default;
+            }
+
+            if (_error is not null)
+            {
+                return ValueTask.FromException(_error);
+            }
+
+            if (_waiting)
+            {
+                return ValueTask.FromException(new InvalidOperationException("Another operation is already waiting here; this stream allows one read and one write at a time."));
+            }
+
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return ValueTask.FromCanceled(cancellationToken);
+            }
+
+            _waiting = true;
+            _core.Reset();
+            version = _core.Version;
+        }
+
+        if (cancellationToken.CanBeCanceled)
+        {
+            _registration = cancellationToken.UnsafeRegister(static (state, token) => ((AsyncSignal)state!).Cancel(token), this);
+        }
+
+        return new ValueTask(this, version);
+    }
+
+    public void Set()
+    {
+        lock (_lock)
+        {
+            if (_waiting)
+            {
+                _waiting = false;
+                _core.SetResult(true);
+            }
+            else
+            {
+                _signaled = true;
+            }
+        }
+    }
+
+    public void Fail(Exception error)
+    {
+        lock (_lock)
+        {
+            _error ??= error;
+            if (_waiting)
+            {
+                _waiting = false;
+                _core.SetException(_error);
+            }
+        }
+    }
+
+    private void Cancel(CancellationToken token)
+    {
+        lock (_lock)
+        {
+            if (_waiting)
+            {
+                _waiting = false;
+                _core.SetException(new OperationCanceledException(token));
+            }
+        }
+    }
+
+    void IValueTaskSource.GetResult(short token)
+    {
+        _registration.Dispose();
+        _registration = default;
+        _core.GetResult(token);
+    }
+
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+}

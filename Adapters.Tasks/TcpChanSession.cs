@@ -1,0 +1,306 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using TcpChan.Core;
+using TcpChan.Internal;
+
+namespace TcpChan;
+
+/// <summary>
+/// A TcpChan connection for code that awaits: connect or accept one over a transport, then
+/// <see cref="OpenChannelAsync"/> and <see cref="AcceptChannelAsync"/> channels, each a
+/// <see cref="TcpChanStream"/>. When the session ends, for any reason, every pending read,
+/// write, open, accept and ping completes with a <see cref="TcpChanSessionException"/> that
+/// says why; nothing hangs.
+/// </summary>
+public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
+{
+    private readonly Channel<TcpChanStream> _accepted;
+    private readonly TaskCompletionSource _handshake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Dictionary<ulong, TaskCompletionSource<TimeSpan>> _pings = new();
+    private readonly List<TaskCompletionSource> _closeWaiters = new();
+    private readonly int _acceptBacklog;
+    private int _acceptQueued;
+    private ulong _nextPing;
+
+    private TcpChanSession(ITcpChanTransport transport, TcpChanSessionOptions? options, bool isClient)
+    {
+        options ??= new TcpChanSessionOptions();
+        _acceptBacklog = options.AcceptBacklog;
+        _accepted = System.Threading.Channels.Channel.CreateUnbounded<TcpChanStream>(new UnboundedChannelOptions { SingleWriter = true });
+        Connection connection = isClient
+            ? new ClientConnection(_ => new StreamChannel(this), options.Connection)
+            : new ServerConnection(_ => new StreamChannel(this), options.Connection);
+        Driver = new ConnectionDriver(connection, transport, options, this);
+    }
+
+    /// <summary>True for the side that connected (sent the handshake request).</summary>
+    public bool IsClient => Driver.Connection.IsClient;
+
+    /// <summary>The protocol version in use (0 with a reference peer, 1 between two of ours).</summary>
+    public byte Version => Driver.Connection.Version;
+
+    /// <summary>The smoothed round-trip time (version 1), or null before it was measured.</summary>
+    public TimeSpan? SmoothedRtt
+    {
+        get
+        {
+            lock (Driver.Gate)
+            {
+                return Driver.Connection.SmoothedRtt;
+            }
+        }
+    }
+
+    /// <summary>Open channels, both sides' together.</summary>
+    public int OpenChannelCount
+    {
+        get
+        {
+            lock (Driver.Gate)
+            {
+                return Driver.Connection.OpenChannelCount;
+            }
+        }
+    }
+
+    /// <summary>Completes when the session is over and its transport closed.</summary>
+    public Task Completion => Driver.Completion;
+
+    /// <summary>Why the session ended, once it has.</summary>
+    public TcpChanSessionException? EndError => Driver.Error;
+
+    internal ConnectionDriver Driver { get; }
+
+    /// <summary>Runs the client side over <paramref name="transport"/>: handshakes, and returns once the session is established.</summary>
+    /// <exception cref="TcpChanSessionException">The handshake failed or the transport failed.</exception>
+    public static Task<TcpChanSession> ConnectAsync(ITcpChanTransport transport, TcpChanSessionOptions? options = null, CancellationToken cancellationToken = default) =>
+        StartAsync(new TcpChanSession(transport, options, isClient: true), cancellationToken);
+
+    /// <summary>Runs the server side over <paramref name="transport"/>: waits for the client's handshake.</summary>
+    /// <exception cref="TcpChanSessionException">The handshake failed or the transport failed.</exception>
+    public static Task<TcpChanSession> AcceptAsync(ITcpChanTransport transport, TcpChanSessionOptions? options = null, CancellationToken cancellationToken = default) =>
+        StartAsync(new TcpChanSession(transport, options, isClient: false), cancellationToken);
+
+    /// <summary>
+    /// Opens a channel. Version 1 sends <paramref name="label"/> with it for the accepting side
+    /// (up to 255 bytes of UTF-8). The channel can be written at once; if the peer refuses it
+    /// (too many channels, or it is going away), its operations throw a
+    /// <see cref="TcpChanChannelException"/> whose <see cref="TcpChanChannelException.IsRetryable"/> is true.
+    /// </summary>
+    public Task<TcpChanStream> OpenChannelAsync(string? label = null, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        StreamChannel channel;
+        lock (Driver.Gate)
+        {
+            ThrowIfEnded();
+            if (Driver.Connection.IsGoingAway)
+            {
+                throw new TcpChanSessionException(SessionEndReason.Closed, "The session is going away: no new channels.");
+            }
+
+            channel = (StreamChannel)Driver.Connection.CreateChannel(label);
+        }
+
+        Driver.SignalSend();
+        return Task.FromResult(channel.Stream);
+    }
+
+    /// <summary>Waits for the next channel the peer opens.</summary>
+    /// <exception cref="TcpChanSessionException">The session ended.</exception>
+    public async ValueTask<TcpChanStream> AcceptChannelAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var stream = await _accepted.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            Interlocked.Decrement(ref _acceptQueued);
+            return stream;
+        }
+        catch (System.Threading.Channels.ChannelClosedException)
+        {
+            throw EndException();
+        }
+    }
+
+    /// <summary>Every channel the peer opens, until the session ends (then the enumeration ends, or throws if it ended abnormally).</summary>
+    public async IAsyncEnumerable<TcpChanStream> AcceptChannelsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        while (await _accepted.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (_accepted.Reader.TryRead(out var stream))
+            {
+                Interlocked.Decrement(ref _acceptQueued);
+                yield return stream;
+            }
+        }
+
+        if (Driver.Error is { Reason: not SessionEndReason.Closed } error)
+        {
+            throw new TcpChanSessionException(error.Reason, error.Message, error.Code, error);
+        }
+    }
+
+    /// <summary>Version 1: measures a round trip to the peer.</summary>
+    public async Task<TimeSpan> PingAsync(CancellationToken cancellationToken = default)
+    {
+        var reply = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
+        ulong opaque;
+        lock (Driver.Gate)
+        {
+            ThrowIfEnded();
+            opaque = ++_nextPing;
+            _pings[opaque] = reply;
+            Driver.Connection.Ping(opaque);
+        }
+
+        Driver.SignalSend();
+        try
+        {
+            return await reply.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (Driver.Gate)
+            {
+                _pings.Remove(opaque);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Closes gracefully: tells the peer to open no more channels (version 1 go-away), lets the
+    /// open channels finish for up to <paramref name="drainTimeout"/> (default 30 s), then
+    /// closes the session. Channels still open then fail with a session exception.
+    /// </summary>
+    public async Task CloseAsync(TimeSpan? drainTimeout = null, CancellationToken cancellationToken = default)
+    {
+        TaskCompletionSource? drained = null;
+        lock (Driver.Gate)
+        {
+            if (!Driver.IsTerminating && Driver.Connection.State == ConnectionState.Established)
+            {
+                if (Driver.Connection.Version > 0)
+                {
+                    Driver.Connection.GoAway();
+                }
+
+                if (Driver.Connection.OpenChannelCount > 0)
+                {
+                    drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    _closeWaiters.Add(drained);
+                }
+            }
+        }
+
+        Driver.SignalSend();
+        if (drained is not null)
+        {
+            try
+            {
+                await drained.Task.WaitAsync(drainTimeout ?? TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+
+        Driver.Terminate(new TcpChanSessionException(SessionEndReason.Closed, "The session was closed."), graceful: true);
+        await Driver.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Closes the session at once (open channels fail) and waits for the transport to close.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Driver.Terminate(new TcpChanSessionException(SessionEndReason.Closed, "The session was disposed."), graceful: true);
+        await Driver.Completion.ConfigureAwait(false);
+    }
+
+    /// <summary>The error that ended the session (for channels that end with it).</summary>
+    internal TcpChanSessionException SessionFailure => Driver.Error ?? new TcpChanSessionException(SessionEndReason.Closed, "The session was closed.");
+
+    internal void OnRemoteChannel(StreamChannel channel)
+    {
+        // Under the gate. A full backlog refuses the channel: the opener may retry.
+        if (Interlocked.Increment(ref _acceptQueued) > _acceptBacklog || !_accepted.Writer.TryWrite(channel.Stream))
+        {
+            Interlocked.Decrement(ref _acceptQueued);
+            channel.Abort(ErrorCode.Refused);
+        }
+    }
+
+    internal void OnChannelClosed()
+    {
+        // Under the gate.
+        if (_closeWaiters.Count > 0 && Driver.Connection.OpenChannelCount == 0)
+        {
+            foreach (var waiter in _closeWaiters)
+            {
+                waiter.TrySetResult();
+            }
+
+            _closeWaiters.Clear();
+        }
+    }
+
+    void IDriverHandler.OnEvent(ConnectionEvent e)
+    {
+        switch (e)
+        {
+            case HandshakeSuccess:
+                _handshake.TrySetResult();
+                break;
+            case PingAcknowledged ack when _pings.TryGetValue(ack.Opaque, out var reply):
+                reply.TrySetResult(ack.RoundTripTime);
+                break;
+        }
+    }
+
+    void IDriverHandler.OnTerminated(TcpChanSessionException error)
+    {
+        _handshake.TrySetException(error);
+        _accepted.Writer.TryComplete();
+        lock (Driver.Gate)
+        {
+            foreach (var reply in _pings.Values)
+            {
+                reply.TrySetException(error);
+            }
+
+            foreach (var waiter in _closeWaiters)
+            {
+                waiter.TrySetResult();
+            }
+
+            _closeWaiters.Clear();
+        }
+    }
+
+    private static async Task<TcpChanSession> StartAsync(TcpChanSession session, CancellationToken cancellationToken)
+    {
+        session.Driver.Start();
+        try
+        {
+            await session._handshake.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return session;
+        }
+        catch
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private void ThrowIfEnded()
+    {
+        if (Driver.IsTerminating)
+        {
+            throw EndException();
+        }
+    }
+
+    private TcpChanSessionException EndException()
+    {
+        var error = Driver.Error ?? new TcpChanSessionException(SessionEndReason.Closed, "The session was closed.");
+        return new TcpChanSessionException(error.Reason, error.Message, error.Code, error);
+    }
+}

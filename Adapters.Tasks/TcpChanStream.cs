@@ -1,0 +1,214 @@
+using TcpChan.Core;
+using TcpChan.Internal;
+
+namespace TcpChan;
+
+/// <summary>
+/// One channel of a <see cref="TcpChanSession"/> as a <see cref="Stream"/>. Reads return what
+/// the peer wrote, then 0 once the peer ended its side; writes wait for the peer's credit
+/// (backpressure). <see cref="CompleteWrites"/> ends this side while reading goes on;
+/// disposing closes the channel; <see cref="Abort"/> resets it with a code. When the channel
+/// or the session ends abnormally, reads and writes throw <see cref="TcpChanChannelException"/>
+/// or <see cref="TcpChanSessionException"/>, never a silent end of stream.
+/// </summary>
+/// <remarks>One read and one write may be in flight at once, from any threads.</remarks>
+public sealed class TcpChanStream : Stream
+{
+    private readonly StreamChannel _channel;
+
+    internal TcpChanStream(StreamChannel channel) => _channel = channel;
+
+    internal StreamChannel Channel => _channel;
+
+    /// <summary>The channel's id.</summary>
+    public uint ChannelId => _channel.ChannelId;
+
+    /// <summary>The label the opener gave, or null.</summary>
+    public string? Label => _channel.Label;
+
+    /// <summary>The session this channel belongs to.</summary>
+    public TcpChanSession Session => _channel.Session;
+
+    /// <summary>True when the peer opened this channel.</summary>
+    public bool IsRemote => _channel.IsRemote;
+
+    /// <summary>Why the channel closed, or null while it is open.</summary>
+    public ChannelCloseReason? CloseReason => _channel.CloseReason;
+
+    /// <inheritdoc />
+    public override bool CanRead => true;
+
+    /// <inheritdoc />
+    public override bool CanWrite => true;
+
+    /// <inheritdoc />
+    public override bool CanSeek => false;
+
+    /// <inheritdoc />
+    public override long Length => throw new NotSupportedException();
+
+    /// <inheritdoc />
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    private ConnectionDriver Driver => _channel.Session.Driver;
+
+    /// <inheritdoc />
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (buffer.IsEmpty)
+        {
+            return 0;
+        }
+
+        while (true)
+        {
+            int n = -1;
+            lock (Driver.Gate)
+            {
+                if (_channel.Sink is not null)
+                {
+                    throw new InvalidOperationException("This channel is read through its pipe view (AsDuplexPipe).");
+                }
+
+                if (_channel.Buffer.Length > 0)
+                {
+                    n = _channel.Buffer.Read(buffer.Span);
+                    _channel.Consume(n);
+                }
+                else if (_channel.Failure is { } failure)
+                {
+                    throw Rethrow(failure);
+                }
+                else if (_channel.IsClosed || _channel.IsEndOfData)
+                {
+                    return 0;
+                }
+            }
+
+            if (n >= 0)
+            {
+                // Consuming may have produced a window update.
+                Driver.SignalSend();
+                return n;
+            }
+
+            await _channel.Readable.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (!buffer.IsEmpty)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int n;
+            lock (Driver.Gate)
+            {
+                ThrowIfUnwritable();
+                n = _channel.TryWrite(buffer.Span);
+                Driver.AddUnsent(n);
+            }
+
+            Driver.SignalSend();
+            buffer = buffer.Slice(n);
+            if (!buffer.IsEmpty)
+            {
+                TcpChanMetrics.FlowControlStalls.Add(1);
+                await _channel.Writable.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await Driver.WaitForDrainAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Ends this side's data (half-close): the peer reads to the end; this side can still read.</summary>
+    public void CompleteWrites()
+    {
+        lock (Driver.Gate)
+        {
+            _channel.CompleteWrites();
+        }
+
+        Driver.SignalSend();
+    }
+
+    /// <summary>Resets the channel at once with <paramref name="code"/>; pending and later operations on both sides fail.</summary>
+    public void Abort(ErrorCode code = ErrorCode.Cancel)
+    {
+        lock (Driver.Gate)
+        {
+            _channel.Abort(code);
+        }
+
+        Driver.SignalSend();
+    }
+
+    /// <inheritdoc />
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    /// <inheritdoc />
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    /// <inheritdoc />
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    /// <inheritdoc />
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    /// <inheritdoc />
+    public override void Flush()
+    {
+    }
+
+    /// <inheritdoc />
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <inheritdoc />
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    /// <inheritdoc />
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    /// <inheritdoc />
+    public override string ToString() => $"TcpChanStream(channel {ChannelId}{(Label is null ? string.Empty : " '" + Label + "'")})";
+
+    /// <summary>Closes the channel: ends this side's data and reads no more (see <see cref="Channel.Close"/>).</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            lock (Driver.Gate)
+            {
+                _channel.Close();
+            }
+
+            Driver.SignalSend();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private void ThrowIfUnwritable()
+    {
+        if (_channel.Failure is { } failure)
+        {
+            throw Rethrow(failure);
+        }
+
+        if (_channel.IsClosed)
+        {
+            throw new TcpChanChannelException(ChannelId, _channel.CloseReason!.Value, _channel.CloseCode);
+        }
+    }
+
+    // Each throw gets its own exception object where it can, so stack traces stay truthful.
+    private static Exception Rethrow(Exception failure) => failure switch
+    {
+        TcpChanChannelException c => new TcpChanChannelException(c.ChannelId, c.Reason, c.Code, c),
+        TcpChanSessionException s => new TcpChanSessionException(s.Reason, s.Message, s.Code, s),
+        _ => failure,
+    };
+}
