@@ -149,8 +149,8 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
         {
             ThrowIfEnded();
             opaque = ++_nextPing;
-            _pings[opaque] = reply;
             Driver.Connection.Ping(opaque);
+            _pings[opaque] = reply;
         }
 
         Driver.SignalSend();
@@ -215,8 +215,18 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
         await Driver.Completion.ConfigureAwait(false);
     }
 
-    /// <summary>The error that ended the session (for channels that end with it).</summary>
-    internal TcpChanSessionException SessionFailure => Driver.Error ?? new TcpChanSessionException(SessionEndReason.Closed, "The session was closed.");
+    /// <summary>
+    /// The error a channel that closed with the whole session fails with. The core closes the
+    /// channels before the event that says why is handled (a protocol error, a keepalive
+    /// timeout), so until then the channel's reason says it.
+    /// </summary>
+    internal TcpChanSessionException SessionFailure(ChannelCloseReason reason) => Driver.Error ?? reason switch
+    {
+        ChannelCloseReason.ProtocolError => new TcpChanSessionException(SessionEndReason.ProtocolError, "The peer broke the protocol."),
+        ChannelCloseReason.KeepAliveTimeout => new TcpChanSessionException(SessionEndReason.KeepAliveTimeout, "Nothing arrived from the peer within the keepalive timeout."),
+        ChannelCloseReason.ConnectionLost => new TcpChanSessionException(SessionEndReason.ConnectionLost, "The connection was lost."),
+        _ => new TcpChanSessionException(SessionEndReason.Closed, "The session was closed."),
+    };
 
     internal void OnRemoteChannel(StreamChannel channel)
     {
@@ -298,9 +308,5 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
         }
     }
 
-    private TcpChanSessionException EndException()
-    {
-        var error = Driver.Error ?? new TcpChanSessionException(SessionEndReason.Closed, "The session was closed.");
-        return new TcpChanSessionException(error.Reason, error.Message, error.Code, error);
-    }
+    private TcpChanSessionException EndException() => Driver.EndException();
 }

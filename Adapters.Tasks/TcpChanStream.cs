@@ -66,7 +66,7 @@ public sealed class TcpChanStream : Stream
                 if (_channel.Buffer.Length > 0)
                 {
                     n = _channel.Buffer.Read(buffer.Span);
-                    _channel.Consume(n);
+                    _channel.Consumed(n);
                 }
                 else if (_channel.Failure is { } failure)
                 {
