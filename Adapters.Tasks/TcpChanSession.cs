@@ -89,14 +89,23 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
     /// </summary>
     public Task<TcpChanStream> OpenChannelAsync(string? label = null, CancellationToken cancellationToken = default)
     {
-        cancellationToken.ThrowIfCancellationRequested();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<TcpChanStream>(cancellationToken);
+        }
+
         StreamChannel channel;
         lock (Driver.Gate)
         {
-            ThrowIfEnded();
+            // The session's end comes back in the task, as from every other async call here.
+            if (Driver.IsTerminating)
+            {
+                return Task.FromException<TcpChanStream>(EndException());
+            }
+
             if (Driver.Connection.IsGoingAway)
             {
-                throw new TcpChanSessionException(SessionEndReason.Closed, "The session is going away: no new channels.");
+                return Task.FromException<TcpChanStream>(new TcpChanSessionException(SessionEndReason.Closed, "The session is going away: no new channels."));
             }
 
             channel = (StreamChannel)Driver.Connection.CreateChannel(label);

@@ -48,6 +48,9 @@ public sealed class TcpChanStream : Stream
     /// <inheritdoc />
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
+    /// <summary>The core channel (for tests; use under the driver's gate).</summary>
+    internal StreamChannel Channel => _channel;
+
     private ConnectionDriver Driver => _channel.Session.Driver;
 
     /// <inheritdoc />
