@@ -15,6 +15,8 @@ namespace TcpChan;
 public sealed class TcpChanStream : Stream
 {
     private readonly StreamChannel _channel;
+    private bool _writesCompleted; // under the driver's gate, as the two below
+    private bool _disposed;
 
     internal TcpChanStream(StreamChannel channel) => _channel = channel;
 
@@ -66,6 +68,7 @@ public sealed class TcpChanStream : Stream
             int n = -1;
             lock (Driver.Gate)
             {
+                ObjectDisposedException.ThrowIf(_disposed, this);
                 if (_channel.Buffer.Length > 0)
                 {
                     n = _channel.Buffer.Read(buffer.Span);
@@ -118,11 +121,12 @@ public sealed class TcpChanStream : Stream
         await Driver.WaitForDrainAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Ends this side's data (half-close): the peer reads to the end; this side can still read.</summary>
+    /// <summary>Ends this side's data (half-close): the peer reads to the end; this side can still read. Writing afterwards throws <see cref="InvalidOperationException"/>.</summary>
     public void CompleteWrites()
     {
         lock (Driver.Gate)
         {
+            _writesCompleted = true;
             _channel.CompleteWrites();
         }
 
@@ -171,14 +175,23 @@ public sealed class TcpChanStream : Stream
     /// <inheritdoc />
     public override string ToString() => $"TcpChanStream(channel {ChannelId}{(Label is null ? string.Empty : " '" + Label + "'")})";
 
-    /// <summary>Closes the channel: ends this side's data and reads no more (see <see cref="Channel.Close"/>).</summary>
+    /// <summary>Closes the channel: ends this side's data and reads no more (see <see cref="Channel.Close"/>); later reads and writes throw <see cref="ObjectDisposedException"/>.</summary>
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
             lock (Driver.Gate)
             {
+                // The core drops what was not read; the stream gives its buffer back too.
+                _disposed = true;
+                _writesCompleted = true;
+                _channel.Buffer.Clear();
                 _channel.Close();
+
+                // A read or write still waiting (on another thread) must not wait for the peer.
+                var disposed = new ObjectDisposedException(GetType().FullName);
+                _channel.Readable.Fail(disposed);
+                _channel.Writable.Fail(disposed);
             }
 
             Driver.SignalSend();
@@ -189,6 +202,13 @@ public sealed class TcpChanStream : Stream
 
     private void ThrowIfUnwritable()
     {
+        // Misuse first, the same whatever the channel's state: the caller ended its own writes.
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_writesCompleted)
+        {
+            throw new InvalidOperationException($"Channel {ChannelId}: writes were completed; nothing more can be written.");
+        }
+
         if (_channel.Failure is { } failure)
         {
             throw Rethrow(failure);
