@@ -168,7 +168,10 @@ internal sealed class ConnectionDriver
         }
 
         _stop.Cancel();
-        _sendAbort.CancelAfter(FlushTimeout);
+
+        // A peer silent past the keepalive timeout will not take the go-away either: no flush wait.
+        // (CancelAfter, even for zero: the cancellation runs on a timer thread, not inside this call.)
+        _sendAbort.CancelAfter(error.Reason == SessionEndReason.KeepAliveTimeout ? TimeSpan.Zero : FlushTimeout);
         try
         {
             _handler.OnTerminated(error);

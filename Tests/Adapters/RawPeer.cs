@@ -16,17 +16,20 @@ internal sealed class RawPeer : IAsyncDisposable
     private readonly Task _reading;
     private long _received;
 
-    private RawPeer(Socket socket)
+    private RawPeer(Socket socket, bool read)
     {
         _socket = socket;
-        _reading = Task.Run(ReadForeverAsync);
+        _reading = read ? Task.Run(ReadForeverAsync) : Task.CompletedTask;
     }
 
     /// <summary>Bytes received after the handshake request.</summary>
     public long Received => Interlocked.Read(ref _received);
 
     /// <summary>Listens on loopback, connects a client session to itself, handshakes, and returns both.</summary>
-    public static async Task<(RawPeer Peer, TcpChanSession Client)> ConnectAsync(TcpChanSessionOptions? options = null, params KeyValuePair<byte, uint>[] settings)
+    /// <param name="options">The client session's options.</param>
+    /// <param name="read">False: the peer never reads after the handshake, so the client's sends stop once the socket buffers are full.</param>
+    /// <param name="settings">The peer's version-1 settings (absent ones take their defaults).</param>
+    public static async Task<(RawPeer Peer, TcpChanSession Client)> ConnectAsync(TcpChanSessionOptions? options = null, bool read = true, params KeyValuePair<byte, uint>[] settings)
     {
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(Loopback.AnyPort);
@@ -48,8 +51,11 @@ internal sealed class RawPeer : IAsyncDisposable
         await socket.SendAsync(reply.AsMemory()).AsTask().WaitAsync(Loopback.Timeout);
 
         var client = await connecting.WaitAsync(Loopback.Timeout);
-        return (new RawPeer(socket), client);
+        return (new RawPeer(socket, read), client);
     }
+
+    /// <summary>Sends raw bytes to the client.</summary>
+    public Task SendAsync(byte[] data) => _socket.SendAsync(data.AsMemory()).AsTask().WaitAsync(Loopback.Timeout);
 
     /// <summary>Resets the connection: linger 0 and close, so the peer gets a RST, not a FIN.</summary>
     public void Reset()
