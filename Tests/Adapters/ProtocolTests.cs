@@ -158,6 +158,28 @@ public class ProtocolTests
         await serving.WaitAsync(Loopback.Timeout);
     }
 
+    [Fact]
+    public async Task A_protocol_factory_that_throws_costs_only_its_connection()
+    {
+        await using var listener = TcpChanListener.Start(Loopback.AnyPort);
+        int made = 0;
+        using var stop = new CancellationTokenSource();
+        var serving = listener.ServeAsync(
+            () => Interlocked.Increment(ref made) == 1 ? throw new InvalidOperationException("the application's bug") : new RecordingServer(Options(1)),
+            stop.Token);
+
+        // The first connection is dropped (the client sees its handshake fail), the next is served.
+        var first = new HelloClient(Options(1), new byte[10]);
+        await TcpChanClient.RunAsync(listener.LocalEndPoint, first).WaitAsync(Loopback.Timeout);
+        Assert.Equal(["HandshakeFailed", "ConnectionLost HandshakeFailed"], first.Events);
+        var second = new HelloClient(Options(1), new byte[10]);
+        await TcpChanClient.RunAsync(listener.LocalEndPoint, second).WaitAsync(Loopback.Timeout);
+        Assert.Equal(new byte[10], second.Echoed.ToArray());
+        Assert.False(serving.IsCompleted);
+        stop.Cancel();
+        await serving.WaitAsync(Loopback.Timeout);
+    }
+
     /// <summary>Sends <paramref name="data"/> on a plain connection and returns what came back before the server closed it.</summary>
     private static async Task<byte[]> SendAndWaitForCloseAsync(TcpChanListener listener, byte[] data)
     {
