@@ -73,7 +73,8 @@ public sealed class TcpChanListener : IAsyncDisposable
     }
 
     /// <summary>
-    /// Serves every connection with a new protocol from <paramref name="protocolFactory"/>, until
+    /// Serves every connection with a new protocol from <paramref name="protocolFactory"/> (a factory
+    /// or protocol that throws is logged and costs only its connection), until
     /// <paramref name="cancellationToken"/> fires or the listener is disposed; then closes the
     /// protocols still running and waits for them.
     /// </summary>
@@ -86,8 +87,7 @@ public sealed class TcpChanListener : IAsyncDisposable
             while (true)
             {
                 var socket = await _socket.AcceptAsync(linked.Token).ConfigureAwait(false);
-                var protocol = protocolFactory();
-                var task = protocol.RunAsync(new SocketTransport(socket), linked.Token);
+                var task = ServeOneAsync(socket, protocolFactory, linked.Token);
                 lock (running)
                 {
                     running.Add(task);
@@ -107,6 +107,26 @@ public sealed class TcpChanListener : IAsyncDisposable
         }
 
         await Task.WhenAll(remaining).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs one connection's protocol; a factory or protocol that throws costs that connection only.</summary>
+    private async Task ServeOneAsync(Socket socket, Func<TcpChanServerProtocol> protocolFactory, CancellationToken cancellationToken)
+    {
+        var remote = socket.RemoteEndPoint;
+        var transport = new SocketTransport(socket);
+        try
+        {
+            await protocolFactory().RunAsync(transport, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _options.Logger?.LogError(ex, "Serving a TcpChan connection from {Remote} failed.", remote);
+        }
+        finally
+        {
+            // Already closed when the protocol ran; closes it when it could not start.
+            await transport.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>Stops listening. Sessions already accepted go on.</summary>

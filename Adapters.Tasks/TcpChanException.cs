@@ -15,13 +15,13 @@ public class TcpChanException : IOException
 /// <summary>Why a session ended.</summary>
 public enum SessionEndReason
 {
-    /// <summary>This side closed or disposed it.</summary>
+    /// <summary>This side closed or disposed it, or the peer closed it after a go-away without error (its graceful close).</summary>
     Closed,
 
-    /// <summary>The transport failed or the peer closed it.</summary>
+    /// <summary>The transport failed, or the peer closed it without a go-away.</summary>
     ConnectionLost,
 
-    /// <summary>The handshake failed (wrong magic, not a TCPChan peer, timeout).</summary>
+    /// <summary>The handshake failed (wrong magic, not a TCPChan peer, timeout, or the peer closed the connection during it).</summary>
     HandshakeFailed,
 
     /// <summary>The peer broke the protocol; see <see cref="TcpChanSessionException.Code"/>.</summary>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using TcpChan.Core;
 using TcpChan.Internal;
 
@@ -22,6 +23,7 @@ public abstract class TcpChanProtocol : IDriverHandler
     private readonly Func<ChannelOpenInfo, Channel> _channelFactory;
     private readonly TcpChanSessionOptions _options;
     private ConnectionDriver? _driver;
+    private bool _handshakeFailedCalled;
 
     private protected TcpChanProtocol(Func<Channel> channelFactory, TcpChanSessionOptions? options)
     {
@@ -65,6 +67,20 @@ public abstract class TcpChanProtocol : IDriverHandler
         using var registration = cancellationToken.Register(() => Close());
         _driver.Start();
         await _driver.Completion.ConfigureAwait(false);
+
+        // Last, once every channel's ChannelClosed was called (the driver handled every event
+        // before completing), and under the lock like every other callback.
+        var error = _driver.Error ?? new TcpChanSessionException(SessionEndReason.Closed, "The protocol was closed.");
+        lock (_driver.Gate)
+        {
+            if (error.Reason == SessionEndReason.HandshakeFailed && !_handshakeFailedCalled)
+            {
+                // A server that rejects the magic just closes: the client learns it only so.
+                Call(() => HandshakeFailed(error.Message));
+            }
+
+            Call(() => ConnectionLost(error));
+        }
     }
 
     /// <summary>Creates a channel (thread-safe): the factory makes it, the peer is told.</summary>
@@ -100,7 +116,7 @@ public abstract class TcpChanProtocol : IDriverHandler
     {
     }
 
-    /// <summary>The handshake failed; the connection closes.</summary>
+    /// <summary>The handshake failed (for a client, also when the server closed the connection during it); the connection closes.</summary>
     public virtual void HandshakeFailed(string reason)
     {
     }
@@ -115,7 +131,7 @@ public abstract class TcpChanProtocol : IDriverHandler
     {
     }
 
-    /// <summary>The connection ended; <paramref name="error"/> says why. Called once, last.</summary>
+    /// <summary>The connection ended; <paramref name="error"/> says why. Called once, last: after every <see cref="ChannelClosed"/>, once the transport is closed.</summary>
     public virtual void ConnectionLost(TcpChanSessionException error)
     {
     }
@@ -128,6 +144,7 @@ public abstract class TcpChanProtocol : IDriverHandler
                 HandshakeSuccess();
                 break;
             case Core.HandshakeFailed failed:
+                _handshakeFailedCalled = true;
                 HandshakeFailed(failed.Reason);
                 break;
             case Core.ChannelCreated created:
@@ -139,7 +156,22 @@ public abstract class TcpChanProtocol : IDriverHandler
         }
     }
 
-    void IDriverHandler.OnTerminated(TcpChanSessionException error) => ConnectionLost(error);
+    void IDriverHandler.OnTerminated(TcpChanSessionException error)
+    {
+        // ConnectionLost comes from RunAsync, after the channels' last events.
+    }
+
+    private void Call(Action callback)
+    {
+        try
+        {
+            callback();
+        }
+        catch (Exception ex)
+        {
+            _options.Logger?.LogError(ex, "A TcpChan protocol callback threw.");
+        }
+    }
 }
 
 /// <summary>The server side of <see cref="TcpChanProtocol"/>: waits for the client's handshake.</summary>

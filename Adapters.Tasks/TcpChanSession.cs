@@ -89,14 +89,23 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
     /// </summary>
     public Task<TcpChanStream> OpenChannelAsync(string? label = null, CancellationToken cancellationToken = default)
     {
-        cancellationToken.ThrowIfCancellationRequested();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<TcpChanStream>(cancellationToken);
+        }
+
         StreamChannel channel;
         lock (Driver.Gate)
         {
-            ThrowIfEnded();
+            // The session's end comes back in the task, as from every other async call here.
+            if (Driver.IsTerminating)
+            {
+                return Task.FromException<TcpChanStream>(EndException());
+            }
+
             if (Driver.Connection.IsGoingAway)
             {
-                throw new TcpChanSessionException(SessionEndReason.Closed, "The session is going away: no new channels.");
+                return Task.FromException<TcpChanStream>(new TcpChanSessionException(SessionEndReason.Closed, "The session is going away: no new channels."));
             }
 
             channel = (StreamChannel)Driver.Connection.CreateChannel(label);
@@ -149,8 +158,8 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
         {
             ThrowIfEnded();
             opaque = ++_nextPing;
-            _pings[opaque] = reply;
             Driver.Connection.Ping(opaque);
+            _pings[opaque] = reply;
         }
 
         Driver.SignalSend();
@@ -215,8 +224,18 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
         await Driver.Completion.ConfigureAwait(false);
     }
 
-    /// <summary>The error that ended the session (for channels that end with it).</summary>
-    internal TcpChanSessionException SessionFailure => Driver.Error ?? new TcpChanSessionException(SessionEndReason.Closed, "The session was closed.");
+    /// <summary>
+    /// The error a channel that closed with the whole session fails with. The core closes the
+    /// channels before the event that says why is handled (a protocol error, a keepalive
+    /// timeout), so until then the channel's reason says it.
+    /// </summary>
+    internal TcpChanSessionException SessionFailure(ChannelCloseReason reason) => Driver.Error ?? reason switch
+    {
+        ChannelCloseReason.ProtocolError => new TcpChanSessionException(SessionEndReason.ProtocolError, "The peer broke the protocol."),
+        ChannelCloseReason.KeepAliveTimeout => new TcpChanSessionException(SessionEndReason.KeepAliveTimeout, "Nothing arrived from the peer within the keepalive timeout."),
+        ChannelCloseReason.ConnectionLost => new TcpChanSessionException(SessionEndReason.ConnectionLost, "The connection was lost."),
+        _ => new TcpChanSessionException(SessionEndReason.Closed, "The session was closed."),
+    };
 
     internal void OnRemoteChannel(StreamChannel channel)
     {
@@ -298,9 +317,5 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
         }
     }
 
-    private TcpChanSessionException EndException()
-    {
-        var error = Driver.Error ?? new TcpChanSessionException(SessionEndReason.Closed, "The session was closed.");
-        return new TcpChanSessionException(error.Reason, error.Message, error.Code, error);
-    }
+    private TcpChanSessionException EndException() => Driver.EndException();
 }

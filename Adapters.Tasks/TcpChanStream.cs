@@ -15,6 +15,8 @@ namespace TcpChan;
 public sealed class TcpChanStream : Stream
 {
     private readonly StreamChannel _channel;
+    private bool _writesCompleted; // under the driver's gate, as the two below
+    private bool _disposed;
 
     internal TcpChanStream(StreamChannel channel) => _channel = channel;
 
@@ -50,6 +52,9 @@ public sealed class TcpChanStream : Stream
     /// <inheritdoc />
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
+    /// <summary>The core channel (for tests; use under the driver's gate).</summary>
+    internal StreamChannel Channel => _channel;
+
     private ConnectionDriver Driver => _channel.Session.Driver;
 
     /// <inheritdoc />
@@ -65,6 +70,7 @@ public sealed class TcpChanStream : Stream
             int n = -1;
             lock (Driver.Gate)
             {
+                ObjectDisposedException.ThrowIf(_disposed, this);
                 if (_channel.Sink is not null)
                 {
                     throw new InvalidOperationException("This channel is read through its pipe view (AsDuplexPipe).");
@@ -73,7 +79,7 @@ public sealed class TcpChanStream : Stream
                 if (_channel.Buffer.Length > 0)
                 {
                     n = _channel.Buffer.Read(buffer.Span);
-                    _channel.Consume(n);
+                    _channel.Consumed(n);
                 }
                 else if (_channel.Failure is { } failure)
                 {
@@ -122,11 +128,12 @@ public sealed class TcpChanStream : Stream
         await Driver.WaitForDrainAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Ends this side's data (half-close): the peer reads to the end; this side can still read.</summary>
+    /// <summary>Ends this side's data (half-close): the peer reads to the end; this side can still read. Writing afterwards throws <see cref="InvalidOperationException"/>.</summary>
     public void CompleteWrites()
     {
         lock (Driver.Gate)
         {
+            _writesCompleted = true;
             _channel.CompleteWrites();
         }
 
@@ -175,14 +182,23 @@ public sealed class TcpChanStream : Stream
     /// <inheritdoc />
     public override string ToString() => $"TcpChanStream(channel {ChannelId}{(Label is null ? string.Empty : " '" + Label + "'")})";
 
-    /// <summary>Closes the channel: ends this side's data and reads no more (see <see cref="Channel.Close"/>).</summary>
+    /// <summary>Closes the channel: ends this side's data and reads no more (see <see cref="Channel.Close"/>); later reads and writes throw <see cref="ObjectDisposedException"/>.</summary>
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
             lock (Driver.Gate)
             {
+                // The core drops what was not read; the stream gives its buffer back too.
+                _disposed = true;
+                _writesCompleted = true;
+                _channel.Buffer.Clear();
                 _channel.Close();
+
+                // A read or write still waiting (on another thread) must not wait for the peer.
+                var disposed = new ObjectDisposedException(GetType().FullName);
+                _channel.Readable.Fail(disposed);
+                _channel.Writable.Fail(disposed);
             }
 
             Driver.SignalSend();
@@ -193,6 +209,13 @@ public sealed class TcpChanStream : Stream
 
     private void ThrowIfUnwritable()
     {
+        // Misuse first, the same whatever the channel's state: the caller ended its own writes.
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_writesCompleted)
+        {
+            throw new InvalidOperationException($"Channel {ChannelId}: writes were completed; nothing more can be written.");
+        }
+
         if (_channel.Failure is { } failure)
         {
             throw Rethrow(failure);

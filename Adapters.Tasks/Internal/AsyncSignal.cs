@@ -45,11 +45,13 @@ internal sealed class AsyncSignal : IValueTaskSource
             _waiting = true;
             _core.Reset();
             version = _core.Version;
-        }
 
-        if (cancellationToken.CanBeCanceled)
-        {
-            _registration = cancellationToken.UnsafeRegister(static (state, token) => ((AsyncSignal)state!).Cancel(token), this);
+            // Registered under the lock: a Set racing in after it cannot complete this wait
+            // before the registration is stored, which would leave it registered to cancel a later wait.
+            if (cancellationToken.CanBeCanceled)
+            {
+                _registration = cancellationToken.UnsafeRegister(static (state, token) => ((AsyncSignal)state!).Cancel(token), this);
+            }
         }
 
         return new ValueTask(this, version);

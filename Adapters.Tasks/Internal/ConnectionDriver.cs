@@ -8,8 +8,10 @@ namespace TcpChan.Internal;
 /// Runs one core connection over one transport: a receive loop that hands the core whatever
 /// arrives, a send loop that writes everything the core produced (all frames queued while the
 /// previous write was in flight leave in one write), and a timer loop for the core's deadlines.
-/// Every call into the core holds <see cref="Gate"/>. The session ends in one place,
-/// <see cref="Terminate"/>, which fails every pending operation.
+/// Every call into the core holds <see cref="Gate"/>, and whoever calls it takes its events right
+/// there (<see cref="DrainEvents"/>): output goes to the outbox for the send loop, the rest to the
+/// handler, so a send stuck on a dead peer never delays a keepalive timeout or a protocol error.
+/// The session ends in one place, <see cref="Terminate"/>, which fails every pending operation.
 /// </summary>
 internal sealed class ConnectionDriver
 {
@@ -23,12 +25,15 @@ internal sealed class ConnectionDriver
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenSource _sendAbort = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly List<DataTransmit> _batch = new();
     private readonly List<TaskCompletionSource> _drainWaiters = new();
-    private long _unsent;
+    private List<DataTransmit> _outbox = new();  // taken from the core, not yet sent (under the gate)
+    private List<DataTransmit> _sending = new(); // the send loop's batch in flight
+    private long _unsent;                         // bytes written or in the outbox, not yet sent (under the gate)
     private long _framesSentReported;
     private long _framesReceivedReported;
+    private int _channelsReported;
     private TimeSpan? _rttReported;
+    private ErrorCode? _peerGoAway;
     private bool _terminating;
     private int _loopsRunning;
 
@@ -52,37 +57,43 @@ internal sealed class ConnectionDriver
 
     public bool IsTerminating => _terminating;
 
-    /// <summary>Completes when the loops have stopped and the transport is closed.</summary>
+    /// <summary>Completes when the loops have stopped, every event was handled and the transport is closed.</summary>
     public Task Completion => _completion.Task;
 
     public void Start()
     {
+        TcpChanMetrics.Sessions.Add(1);
         lock (Gate)
         {
             Connection.ConnectionEstablished(Clock.Now);
+            DrainEvents();
         }
 
-        TcpChanMetrics.Sessions.Add(1);
         _loopsRunning = 3;
         _ = Task.Run(ReceiveLoopAsync);
         _ = Task.Run(SendLoopAsync);
         _ = Task.Run(TimerLoopAsync);
-        SignalSend();
     }
 
-    /// <summary>Tells the send loop that the core may have output.</summary>
+    /// <summary>Tells the send loop that the core may have output (after an API call into it).</summary>
     public void SignalSend() => _sendSignal.Set();
 
     /// <summary>Counts bytes a channel wrote (under <see cref="Gate"/>), for the writers' limit.</summary>
     public void AddUnsent(int count) => _unsent += count;
 
-    /// <summary>Waits while more than the limit is written but not yet taken by the send loop.</summary>
+    /// <summary>Waits while more than the limit is written but not yet sent; fails once the session ended.</summary>
     public Task WaitForDrainAsync(CancellationToken cancellationToken)
     {
         TaskCompletionSource waiter;
         lock (Gate)
         {
-            if (_unsent <= _options.MaxUnsentBytes || _terminating)
+            if (_terminating)
+            {
+                // What was written may never leave: the writer must not take it for sent.
+                return Task.FromException(EndException());
+            }
+
+            if (_unsent <= _options.MaxUnsentBytes)
             {
                 return Task.CompletedTask;
             }
@@ -94,10 +105,19 @@ internal sealed class ConnectionDriver
         return waiter.Task.WaitAsync(cancellationToken);
     }
 
+    /// <summary>A new exception carrying <see cref="Error"/> (one per throw, so stack traces stay truthful).</summary>
+    public TcpChanSessionException EndException()
+    {
+        var error = Error ?? new TcpChanSessionException(SessionEndReason.Closed, "The session was closed.");
+        return new TcpChanSessionException(error.Reason, error.Message, error.Code, error);
+    }
+
     /// <summary>
     /// Ends the session, once: the core closes every channel (which fails their pending
-    /// operations), the handler fails what it holds, and the send loop sends what is queued
-    /// (a graceful close's go-away) within a bound, then closes the transport.
+    /// operations), their events are handled, the handler fails what it holds, and the send
+    /// loop sends what is queued (a graceful close's go-away) within a bound, then closes the
+    /// transport. A transport lost during the handshake is a failed handshake (a server that
+    /// rejects the magic just closes); lost after the peer's go-away without error, a close.
     /// </summary>
     public void Terminate(TcpChanSessionException error, bool graceful)
     {
@@ -106,6 +126,18 @@ internal sealed class ConnectionDriver
             if (_terminating)
             {
                 return;
+            }
+
+            if (error.Reason == SessionEndReason.ConnectionLost)
+            {
+                if (Connection.State == ConnectionState.Handshaking)
+                {
+                    error = new TcpChanSessionException(SessionEndReason.HandshakeFailed, $"The handshake failed: the peer closed the connection during the handshake (not a TCPChan server, or another magic?). {error.Message}", innerException: error.InnerException);
+                }
+                else if (_peerGoAway == ErrorCode.NoError)
+                {
+                    error = new TcpChanSessionException(SessionEndReason.Closed, "The peer closed the session.", innerException: error.InnerException);
+                }
             }
 
             _terminating = true;
@@ -121,10 +153,11 @@ internal sealed class ConnectionDriver
 
             foreach (var waiter in _drainWaiters)
             {
-                waiter.TrySetResult();
+                waiter.TrySetException(EndException());
             }
 
             _drainWaiters.Clear();
+            DrainEvents();
         }
 
         var level = error.Reason is SessionEndReason.Closed ? LogLevel.Information : LogLevel.Warning;
@@ -135,8 +168,19 @@ internal sealed class ConnectionDriver
         }
 
         _stop.Cancel();
-        _sendAbort.CancelAfter(FlushTimeout);
-        _handler.OnTerminated(error);
+
+        // A peer silent past the keepalive timeout will not take the go-away either: no flush wait.
+        // (CancelAfter, even for zero: the cancellation runs on a timer thread, not inside this call.)
+        _sendAbort.CancelAfter(error.Reason == SessionEndReason.KeepAliveTimeout ? TimeSpan.Zero : FlushTimeout);
+        try
+        {
+            _handler.OnTerminated(error);
+        }
+        catch (Exception ex)
+        {
+            Logger?.LogError(ex, "A TcpChan end-of-session handler threw.");
+        }
+
         SignalSend();
     }
 
@@ -169,9 +213,8 @@ internal sealed class ConnectionDriver
                     }
 
                     Connection.DataReceived(buffer.AsSpan(0, n), Clock.Now);
+                    DrainEvents();
                 }
-
-                SignalSend();
             }
         }
         catch (Exception ex)
@@ -250,10 +293,11 @@ internal sealed class ConnectionDriver
                     lock (Gate)
                     {
                         DrainEvents();
+                        (_outbox, _sending) = (_sending, _outbox);
                         terminating = _terminating;
                     }
 
-                    if (_batch.Count == 0)
+                    if (_sending.Count == 0)
                     {
                         if (terminating)
                         {
@@ -263,20 +307,22 @@ internal sealed class ConnectionDriver
                         break;
                     }
 
-                    foreach (var transmit in _batch)
+                    foreach (var transmit in _sending)
                     {
+                        int length = transmit.Payload.Length;
                         await _transport.SendAsync(transmit.Payload, _sendAbort.Token).ConfigureAwait(false);
-                        TcpChanMetrics.BytesSent.Add(transmit.Payload.Length);
+                        TcpChanMetrics.BytesSent.Add(length);
                         transmit.Dispose();
+                        Sent(length);
                     }
 
-                    _batch.Clear();
+                    _sending.Clear();
                 }
             }
         }
         catch (Exception ex)
         {
-            _batch.Clear();
+            _sending.Clear();
             if (!_terminating)
             {
                 Terminate(new TcpChanSessionException(SessionEndReason.ConnectionLost, $"Sending failed: {ex.Message}", innerException: ex), graceful: false);
@@ -286,6 +332,12 @@ internal sealed class ConnectionDriver
         {
             // Everything there was to send is sent (or cannot be): close the transport, which
             // also ends a receive that does not observe cancellation.
+            lock (Gate)
+            {
+                DrainEvents();
+                _outbox.Clear();
+            }
+
             await CloseTransportAsync().ConfigureAwait(false);
             LoopEnded();
         }
@@ -317,9 +369,8 @@ internal sealed class ConnectionDriver
                     }
 
                     Connection.HandleTimeout(Clock.Now);
+                    DrainEvents();
                 }
-
-                SignalSend();
             }
         }
         catch (OperationCanceledException)
@@ -331,14 +382,36 @@ internal sealed class ConnectionDriver
         }
     }
 
-    /// <summary>Takes the core's events: output into the batch, the rest to the handler. Under the gate.</summary>
+    /// <summary>A write to the transport finished: writers waiting for room may go on.</summary>
+    private void Sent(int length)
+    {
+        lock (Gate)
+        {
+            _unsent = Math.Max(0, _unsent - length);
+            if (_unsent > _options.MaxUnsentBytes || _drainWaiters.Count == 0)
+            {
+                return;
+            }
+
+            foreach (var waiter in _drainWaiters)
+            {
+                waiter.TrySetResult();
+            }
+
+            _drainWaiters.Clear();
+        }
+    }
+
+    /// <summary>Takes the core's events: output into the outbox, the rest to the handler. Under the gate.</summary>
     private void DrainEvents()
     {
+        bool output = false;
         while (Connection.NextEvent() is { } e)
         {
             if (e is DataTransmit transmit)
             {
-                _batch.Add(transmit);
+                _outbox.Add(transmit);
+                output = true;
                 continue;
             }
 
@@ -347,22 +420,28 @@ internal sealed class ConnectionDriver
                 case HandshakeSuccess success:
                     Logger?.LogInformation("TcpChan session established: version {Version}, {Role}.", success.Version, Connection.IsClient ? "client" : "server");
                     break;
-                case ChannelCreated:
-                    TcpChanMetrics.Channels.Add(1);
-                    break;
                 case ChannelClosed closed:
-                    TcpChanMetrics.Channels.Add(-1);
                     Logger?.LogDebug("Channel {ChannelId} closed: {Reason} {Code}.", closed.ChannelId, closed.Reason, closed.Code);
                     break;
                 case DataDiscarded discarded:
                     Logger?.LogDebug("Dropped {Bytes} bytes for channel {ChannelId}, which is not open.", discarded.ByteCount, discarded.ChannelId);
                     break;
                 case GoAwayReceived goAway:
+                    _peerGoAway = goAway.Code;
                     Logger?.Log(goAway.Code == ErrorCode.NoError ? LogLevel.Information : LogLevel.Warning, "The peer is going away: last channel {Last}, code {Code}.", goAway.LastChannelId, goAway.Code);
                     break;
             }
 
-            _handler.OnEvent(e);
+            try
+            {
+                _handler.OnEvent(e);
+            }
+            catch (Exception ex)
+            {
+                // An application callback's bug must not take the driver down with a wrong reason.
+                Logger?.LogError(ex, "A TcpChan callback threw on {Event}.", e.GetType().Name);
+            }
+
             switch (e)
             {
                 case HandshakeFailed failed:
@@ -377,24 +456,38 @@ internal sealed class ConnectionDriver
             }
         }
 
-        _unsent = 0;
-        foreach (var waiter in _drainWaiters)
-        {
-            waiter.TrySetResult();
-        }
-
-        _drainWaiters.Clear();
         ReportCounters();
+        if (output)
+        {
+            SignalSend();
+        }
     }
 
     private void ReportCounters()
     {
+        // Open channels by the core's count, not by events: a channel whose factory threw is
+        // reported closed without ever being created.
+        int channels = Connection.OpenChannelCount;
+        if (channels != _channelsReported)
+        {
+            TcpChanMetrics.Channels.Add(channels - _channelsReported);
+            _channelsReported = channels;
+        }
+
         long sent = Connection.FramesSent;
         long received = Connection.FramesReceived;
-        TcpChanMetrics.FramesSent.Add(sent - _framesSentReported);
-        TcpChanMetrics.FramesReceived.Add(received - _framesReceivedReported);
-        _framesSentReported = sent;
-        _framesReceivedReported = received;
+        if (sent != _framesSentReported)
+        {
+            TcpChanMetrics.FramesSent.Add(sent - _framesSentReported);
+            _framesSentReported = sent;
+        }
+
+        if (received != _framesReceivedReported)
+        {
+            TcpChanMetrics.FramesReceived.Add(received - _framesReceivedReported);
+            _framesReceivedReported = received;
+        }
+
         var rtt = Connection.SmoothedRtt;
         if (rtt is { } value && rtt != _rttReported)
         {

@@ -54,6 +54,16 @@ internal sealed class StreamChannel : Channel
         }
     }
 
+    /// <summary>The reader took <paramref name="count"/> bytes: version 1 gives the peer that much credit back.</summary>
+    public void Consumed(int count)
+    {
+        // Version 0 has no flow control, and the core counts nothing to consume there.
+        if (Connection.Version > 0)
+        {
+            Consume(count);
+        }
+    }
+
     protected override void OnCreated()
     {
         if (IsRemote)
@@ -96,7 +106,7 @@ internal sealed class StreamChannel : Channel
             Buffer.Clear();
             Failure = reason is ChannelCloseReason.ConnectionClosed or ChannelCloseReason.ConnectionLost
                 or ChannelCloseReason.ProtocolError or ChannelCloseReason.KeepAliveTimeout
-                ? Session.SessionFailure
+                ? Session.SessionFailure(reason)
                 : new TcpChanChannelException(ChannelId, reason, CloseCode);
             Readable.Fail(Failure);
             Writable.Fail(Failure);
