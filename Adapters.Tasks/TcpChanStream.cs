@@ -20,7 +20,6 @@ public sealed class TcpChanStream : Stream
 
     internal TcpChanStream(StreamChannel channel) => _channel = channel;
 
-    internal StreamChannel Channel => _channel;
 
     /// <summary>The channel's id.</summary>
     public uint ChannelId => _channel.ChannelId;

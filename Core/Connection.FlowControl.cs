@@ -121,20 +121,6 @@ public abstract partial class Connection
         }
     }
 
-    /// <summary>Bytes handed to a channel's <see cref="Channel.DataReceived"/>.</summary>
-    private void Delivered(Channel channel, int count)
-    {
-        if (channel.AutoConsume || channel.IsClosed)
-        {
-            Credit(channel, count);
-        }
-        else
-        {
-            channel.Unconsumed += count;
-            _sessionBuffered += count;
-        }
-    }
-
     /// <summary>
     /// Consumed bytes earn credit back, sent once a quarter window has gathered or the peer runs
     /// low. Bytes dropped for a channel that stopped reading count too, so that its peer can

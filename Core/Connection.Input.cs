@@ -274,7 +274,10 @@ public abstract partial class Connection
             return;
         }
 
+        // The event goes first, so that what OnEndOfData does (end our side, which may
+        // complete the channel) is reported after it.
         channel.EndReceived = true;
+        Enqueue(new ChannelEndOfData(id));
         try
         {
             channel.RaiseEndOfData();
@@ -285,7 +288,6 @@ public abstract partial class Connection
             return;
         }
 
-        Enqueue(new ChannelEndOfData(id));
         MaybeComplete(channel);
     }
 
@@ -376,6 +378,15 @@ public abstract partial class Connection
             }
             else
             {
+                // A manual-consume channel holds the bytes from the moment it sees them, so it
+                // may consume them inside the callback already.
+                bool manual = Version > 0 && !channel.AutoConsume;
+                if (manual)
+                {
+                    channel.Unconsumed += count;
+                    _sessionBuffered += count;
+                }
+
                 try
                 {
                     channel.RaiseDataReceived(data.Slice(0, count));
@@ -385,9 +396,9 @@ public abstract partial class Connection
                     ChannelCallbackFailed(channel, ex);
                 }
 
-                if (Version > 0)
+                if (Version > 0 && !manual)
                 {
-                    Delivered(channel, count);
+                    Credit(channel, count);
                 }
             }
         }

@@ -142,10 +142,10 @@ public sealed class V1PropChannel : Channel
             _error($"{Name}: bytes {Received}..{Received + data.Length} differ from what the peer wrote");
         }
 
-        // Delivered bytes are added to BufferedBytes when this returns: the sum must fit the budget.
-        if (!AutoConsume && Connection.BufferedBytes + data.Length > _budget)
+        // A manual channel's bytes count in BufferedBytes from the moment it sees them.
+        if (!AutoConsume && Connection.BufferedBytes > _budget)
         {
-            _error($"{Name}: buffered {Connection.BufferedBytes} + {data.Length} bytes, above the budget {_budget}");
+            _error($"{Name}: buffered {Connection.BufferedBytes} bytes (with these {data.Length}), above the budget {_budget}");
         }
 
         Received += data.Length;
