@@ -15,6 +15,10 @@ public class ReadmeQuickStartTests
     [
         "Tests/QuickStart/EchoChannelQuickStart.cs",
         "Tests/QuickStart/ByHandQuickStart.cs",
+        "Tests/QuickStart/SessionQuickStart.cs",
+        "Tests/QuickStart/ProtocolQuickStart.cs",
+        "Tests/QuickStart/PipeQuickStart.cs",
+        "Tests/QuickStart/KestrelQuickStart.cs",
     ];
 
     public static TheoryData<string> BlockNames() => new(MarkedBlocks(ReadRepoFile("README.md"), HtmlMarker).Keys);
