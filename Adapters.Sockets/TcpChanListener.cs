@@ -129,7 +129,7 @@ public sealed class TcpChanListener : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops listening. Sessions already accepted go on.</summary>
+    /// <summary>Stops listening. Sessions already accepted go on; those handshaken but never accepted are closed.</summary>
     public async ValueTask DisposeAsync()
     {
         _stop.Cancel();
@@ -140,6 +140,12 @@ public sealed class TcpChanListener : IAsyncDisposable
         }
 
         _sessions.Writer.TryComplete();
+
+        // Nobody holds these: left alone they would run until their peers went away.
+        while (_sessions.Reader.TryRead(out var session))
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private async Task AcceptLoopAsync()

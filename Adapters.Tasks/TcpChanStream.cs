@@ -113,6 +113,10 @@ public sealed class TcpChanStream : Stream
                 ThrowIfUnwritable();
                 n = _channel.TryWrite(buffer.Span);
                 Driver.AddUnsent(n);
+                if (n < buffer.Length)
+                {
+                    _channel.Session.OnWriterBlocked(_channel);
+                }
             }
 
             Driver.SignalSend();

@@ -212,7 +212,13 @@ internal sealed class ConnectionDriver
                         return;
                     }
 
+                    long credit = Connection.SessionSendCredit;
                     Connection.DataReceived(buffer.AsSpan(0, n), Clock.Now);
+                    if (Connection.SessionSendCredit > credit)
+                    {
+                        _handler.OnSessionCreditGrew();
+                    }
+
                     DrainEvents();
                 }
             }
