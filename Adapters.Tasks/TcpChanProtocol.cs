@@ -156,11 +156,6 @@ public abstract class TcpChanProtocol : IDriverHandler
         }
     }
 
-    void IDriverHandler.OnSessionCreditGrew()
-    {
-        // The protocol's channels are the application's: their OnWritable is theirs to handle.
-    }
-
     void IDriverHandler.OnTerminated(TcpChanSessionException error)
     {
         // ConnectionLost comes from RunAsync, after the channels' last events.

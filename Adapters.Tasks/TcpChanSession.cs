@@ -18,7 +18,6 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
     private readonly TaskCompletionSource _handshake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<ulong, TaskCompletionSource<TimeSpan>> _pings = new();
     private readonly List<TaskCompletionSource> _closeWaiters = new();
-    private readonly List<StreamChannel> _creditWaiters = new(); // writers waiting for credit (under the gate)
     private readonly int _acceptBacklog;
     private int _acceptQueued;
     private ulong _nextPing;
@@ -246,45 +245,6 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
             Interlocked.Decrement(ref _acceptQueued);
             channel.Abort(ErrorCode.Refused);
         }
-    }
-
-    /// <summary>A writer of <paramref name="channel"/> waits for credit (under the gate).</summary>
-    internal void OnWriterBlocked(StreamChannel channel)
-    {
-        channel.WaitsForCredit = true;
-        if (!channel.InCreditWaiters)
-        {
-            channel.InCreditWaiters = true;
-            _creditWaiters.Add(channel);
-        }
-    }
-
-    void IDriverHandler.OnSessionCreditGrew()
-    {
-        // Works around the core, which can miss a channel's OnWritable: when a channel's own
-        // credit arrives while the session's is spent, and the channel was not waiting for the
-        // session's (it was short of its own when it wrote), the session's credit coming back
-        // wakes only the channels that waited for it. So, on session credit, every writer that
-        // can write now is woken here. Session updates come once per quarter window: rare.
-        int kept = 0;
-        for (int i = 0; i < _creditWaiters.Count; i++)
-        {
-            var channel = _creditWaiters[i];
-            if (channel.WaitsForCredit && !channel.IsClosed && channel.WritableBytes == 0)
-            {
-                _creditWaiters[kept++] = channel;
-                continue;
-            }
-
-            channel.InCreditWaiters = false;
-            if (channel.WaitsForCredit && !channel.IsClosed)
-            {
-                channel.WaitsForCredit = false;
-                channel.Writable.Set();
-            }
-        }
-
-        _creditWaiters.RemoveRange(kept, _creditWaiters.Count - kept);
     }
 
     internal void OnChannelClosed()

@@ -113,10 +113,6 @@ public sealed class TcpChanStream : Stream
                 ThrowIfUnwritable();
                 n = _channel.TryWrite(buffer.Span);
                 Driver.AddUnsent(n);
-                if (n < buffer.Length)
-                {
-                    _channel.Session.OnWriterBlocked(_channel);
-                }
             }
 
             Driver.SignalSend();

@@ -53,8 +53,10 @@ public class ReadmeQuickStartTests
     [Fact]
     public void Readme_test_command_is_what_CI_runs()
     {
+        // .ci/run runs the README's command as written (and only pipes its output on).
         string ci = ReadRepoFile(".ci/run").Replace("\r\n", "\n").Split('\n').Single(l => l.StartsWith("dotnet test", StringComparison.Ordinal));
-        Assert.Contains("\n" + ci + "\n", ReadRepoFile("README.md").Replace("\r\n", "\n"), StringComparison.Ordinal);
+        string readme = ReadRepoFile("README.md").Replace("\r\n", "\n").Split('\n').Single(l => l.StartsWith("dotnet test", StringComparison.Ordinal));
+        Assert.True(ci == readme || ci.StartsWith(readme + " 2>&1 |", StringComparison.Ordinal), $".ci/run runs '{ci}', the README says '{readme}'.");
     }
 
     [Fact]

@@ -212,13 +212,7 @@ internal sealed class ConnectionDriver
                         return;
                     }
 
-                    long credit = Connection.SessionSendCredit;
                     Connection.DataReceived(buffer.AsSpan(0, n), Clock.Now);
-                    if (Connection.SessionSendCredit > credit)
-                    {
-                        _handler.OnSessionCreditGrew();
-                    }
-
                     DrainEvents();
                 }
             }

@@ -8,9 +8,6 @@ internal interface IDriverHandler
     /// <summary>An event other than <see cref="DataTransmit"/>, under the driver's lock.</summary>
     void OnEvent(ConnectionEvent e);
 
-    /// <summary>Input gave this side more session send credit (under the driver's lock).</summary>
-    void OnSessionCreditGrew();
-
     /// <summary>The session ended: fail whatever still waits. Called once.</summary>
     void OnTerminated(TcpChanSessionException error);
 }

@@ -26,12 +26,6 @@ internal sealed class StreamChannel : Channel
 
     public AsyncSignal Writable { get; } = new();
 
-    /// <summary>A writer waits for credit (see <see cref="TcpChanSession.OnWriterBlocked"/>); under the gate.</summary>
-    public bool WaitsForCredit { get; set; }
-
-    /// <summary>Listed among the session's writers waiting for credit; under the gate.</summary>
-    public bool InCreditWaiters { get; set; }
-
     /// <summary>Why reads and writes fail, once the channel ended abnormally.</summary>
     public Exception? Failure { get; private set; }
 
@@ -96,11 +90,7 @@ internal sealed class StreamChannel : Channel
         Readable.Set();
     }
 
-    protected override void OnWritable()
-    {
-        WaitsForCredit = false;
-        Writable.Set();
-    }
+    protected override void OnWritable() => Writable.Set();
 
     protected override void OnClosed(ChannelCloseReason reason)
     {

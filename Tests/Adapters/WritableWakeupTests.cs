@@ -19,11 +19,7 @@ public class WritableWakeupTests
         AutoTuneWindows = false,
     };
 
-    [Fact(Skip = "core bug: Connection.FlushChannel (Core/Connection.FlowControl.cs) raises OnWritable only if the channel's and the session's credit are both > 0, "
-        + "and lists a channel in _sessionBlocked only from SendWithCredit. A channel whose TryWrite stopped on its own credit (session credit still > 0) is never listed; "
-        + "if its window update then arrives while the session credit is 0 (spent by other channels), nothing is raised, and the later session update "
-        + "(FlushSessionBlocked) visits only the listed channels: OnWritable never comes, though WritableBytes > 0. Fix: in FlushChannel, when WantsWritable "
-        + "and the channel has credit but the session has none, list the channel in _sessionBlocked. Worked around in TcpChanSession.OnSessionCreditGrew.")]
+    [Fact]
     public void Core_raises_OnWritable_when_channel_credit_came_while_the_session_credit_was_spent()
     {
         var client = new ClientConnection(_ => new CreditChannel());
