@@ -51,7 +51,7 @@ public sealed class TcpChanListener : IAsyncDisposable
     /// <summary>Waits for the next client whose handshake succeeded. Failed handshakes are logged and skipped.</summary>
     public async ValueTask<TcpChanSession> AcceptSessionAsync(CancellationToken cancellationToken = default)
     {
-        _acceptLoop ??= Task.Run(AcceptLoopAsync);
+        StartAcceptLoop();
         try
         {
             return await _sessions.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -65,7 +65,7 @@ public sealed class TcpChanListener : IAsyncDisposable
     /// <summary>Every session accepted, until the listener is disposed or <paramref name="cancellationToken"/> fires.</summary>
     public async IAsyncEnumerable<TcpChanSession> AcceptSessionsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        _acceptLoop ??= Task.Run(AcceptLoopAsync);
+        StartAcceptLoop();
         await foreach (var session in _sessions.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
             yield return session;
@@ -145,6 +145,19 @@ public sealed class TcpChanListener : IAsyncDisposable
         while (_sessions.Reader.TryRead(out var session))
         {
             await session.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void StartAcceptLoop()
+    {
+        // Once, even when the first accepts race: a second loop would split the sessions.
+        if (Volatile.Read(ref _acceptLoop) is null)
+        {
+            var loop = new Task<Task>(AcceptLoopAsync);
+            if (Interlocked.CompareExchange(ref _acceptLoop, loop.Unwrap(), null) is null)
+            {
+                loop.Start(TaskScheduler.Default);
+            }
         }
     }
 
