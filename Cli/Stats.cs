@@ -30,6 +30,9 @@ internal sealed class Counters
     /// <summary>TCP connections accepted by serve on its --listen address (each one a session attempt).</summary>
     public long TunnelConnectionsAccepted => Interlocked.Read(ref _tcpAccepted);
 
+    /// <summary>Pings the sessions up now, so that their round-trip times are fresh.</summary>
+    public Func<Task> Refresh { get; set; } = () => Task.CompletedTask;
+
     /// <summary>The round-trip times of the sessions up now.</summary>
     public Func<IEnumerable<TimeSpan>> RoundTripTimes { get; set; } = () => [];
 
@@ -142,6 +145,7 @@ internal static class StatsDisplay
         using var timer = new PeriodicTimer(interval);
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
+            await counters.Refresh().ConfigureAwait(false);
             var now = DateTime.UtcNow;
             show(counters.Describe(now - last, previous));
             previous = (counters.BytesOut, counters.BytesIn);

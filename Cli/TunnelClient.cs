@@ -60,6 +60,7 @@ internal sealed class TunnelClient
         _log = log;
         Counters = counters;
         counters.RoundTripTimes = () => _current?.SmoothedRtt is { } rtt ? [rtt] : [];
+        counters.Refresh = () => _current is { } session ? Sessions.PingAsync(session) : Task.CompletedTask;
     }
 
     public Counters Counters { get; }
@@ -129,9 +130,10 @@ internal sealed class TunnelClient
         while (!stop.IsCancellationRequested)
         {
             TcpChanSession session;
+            List<TcpChanStream> controls;
             try
             {
-                session = await EstablishAsync(stop).ConfigureAwait(false);
+                (session, controls) = await EstablishAsync(stop).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -168,6 +170,13 @@ internal sealed class TunnelClient
             if (stop.IsCancellationRequested)
             {
                 StopListeners();
+
+                // Ending the -R control channels has the server stop listening for them.
+                foreach (var control in controls)
+                {
+                    await control.DisposeAsync().ConfigureAwait(false);
+                }
+
                 _log.Info($"shutting down: {Counters.OpenChannels} channel(s) open; draining for up to {_settings.DrainTimeout.TotalSeconds:F0} s");
                 await session.CloseAsync(_settings.DrainTimeout).ConfigureAwait(false);
                 await reverse.ConfigureAwait(false);
@@ -219,7 +228,7 @@ internal sealed class TunnelClient
         }
     }
 
-    private async Task<TcpChanSession> EstablishAsync(CancellationToken stop)
+    private async Task<(TcpChanSession Session, List<TcpChanStream> Controls)> EstablishAsync(CancellationToken stop)
     {
         var server = _settings.Server;
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(stop);
@@ -285,8 +294,7 @@ internal sealed class TunnelClient
             }
 
             await AuthenticateAsync(session, limit.Token).ConfigureAwait(false);
-            await RequestReverseAsync(session, limit.Token).ConfigureAwait(false);
-            return session;
+            return (session, await RequestReverseAsync(session, limit.Token).ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (!stop.IsCancellationRequested)
         {
@@ -327,12 +335,14 @@ internal sealed class TunnelClient
         }
     }
 
-    private async Task RequestReverseAsync(TcpChanSession session, CancellationToken cancellationToken)
+    private async Task<List<TcpChanStream>> RequestReverseAsync(TcpChanSession session, CancellationToken cancellationToken)
     {
+        var controls = new List<TcpChanStream>();
         foreach (var spec in _settings.Remote)
         {
             // The control channel stays open for the session: the server's listener lives as long.
             var control = await session.OpenChannelAsync(Protocol.ListenLabel(spec.ListenPort, spec.Target), cancellationToken).ConfigureAwait(false);
+            controls.Add(control);
             string line;
             try
             {
@@ -358,6 +368,8 @@ internal sealed class TunnelClient
 
             _log.Info($"-R {spec.Text}: the server listens on {line[3..]}");
         }
+
+        return controls;
     }
 
     private void Publish(TcpChanSession session)

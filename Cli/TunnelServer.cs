@@ -48,6 +48,7 @@ internal sealed class TunnelServer : IAsyncDisposable
         _log = log;
         Counters = counters;
         counters.RoundTripTimes = () => _sessions.Values.Select(s => s.Session?.SmoothedRtt).OfType<TimeSpan>().ToList();
+        counters.Refresh = () => Task.WhenAll(_sessions.Values.Select(s => s.Session).OfType<TcpChanSession>().Select(Sessions.PingAsync));
     }
 
     public Counters Counters { get; }
@@ -526,6 +527,18 @@ internal sealed class TunnelServer : IAsyncDisposable
 /// <summary>Session settings shared by serve and forward.</summary>
 internal static class Sessions
 {
+    /// <summary>Measures the round trip again (for --stats); a session that is ending is left alone.</summary>
+    public static async Task PingAsync(TcpChanSession session)
+    {
+        try
+        {
+            await session.PingAsync().WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TcpChanException or TimeoutException or InvalidOperationException)
+        {
+        }
+    }
+
     public static TcpChanSessionOptions Options(Log log) => new()
     {
         Logger = log.IsEnabled(LogLevel.Debug) ? log.AsLogger() : null,
