@@ -37,39 +37,43 @@ internal static class Program
     private static readonly Option<bool> Stats = new("--stats") { Description = "Show a live line: sessions, open channels, bytes each way, round-trip time." };
     private static readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Log every connection and the sessions' own lines." };
     private static readonly Option<bool> Quiet = new("--quiet", "-q") { Description = "Log only warnings and errors." };
-    private static readonly Option<string?> TokenOption = new("--token") { Description = $"The shared secret (also: --token-file, or the {Token.EnvironmentVariable} environment variable)." };
-    private static readonly Option<FileInfo?> TokenFile = new("--token-file") { Description = "Read the shared secret from the first line of FILE." };
+    private static readonly Option<string?> TokenOption = new("--token") { HelpName = "TOKEN", Description = $"The shared secret (also: --token-file, or the {Token.EnvironmentVariable} environment variable)." };
+    private static readonly Option<FileInfo?> TokenFile = new("--token-file") { HelpName = "FILE", Description = "Read the shared secret from the first line of FILE." };
     private static readonly Option<bool> TlsOption = new("--tls") { Description = "Run the session connection over TLS." };
     private static readonly Option<double> DrainTimeout = new("--drain-timeout")
     {
         Description = "On Ctrl+C, seconds to let open connections finish before closing.",
+        HelpName = "SECONDS",
         DefaultValueFactory = _ => 5,
     };
 
     private static Command ServeCommand()
     {
-        var listen = new Option<string>("--listen", "-l") { Description = "Address to accept sessions on, ADDR:PORT (port 0: any free port).", Required = true };
+        var listen = new Option<string>("--listen", "-l") { HelpName = "ADDR:PORT", Description = "Address to accept sessions on, ADDR:PORT (port 0: any free port).", Required = true };
         var allow = new Option<string[]>("--allow", "-a")
         {
             Description = "A target clients may connect to, HOST:PORT (repeat for more). Default: none.",
+            HelpName = "HOST:PORT",
             Arity = ArgumentArity.ZeroOrMore,
         };
         var allowListen = new Option<string[]>("--allow-listen")
         {
             Description = "A port clients may have this server listen on for -R, PORT (on 127.0.0.1) or ADDR:PORT (repeat for more). Default: none.",
+            HelpName = "[ADDR:]PORT",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var cert = new Option<FileInfo?>("--cert") { Description = "With --tls: the server certificate, PEM." };
-        var key = new Option<FileInfo?>("--key") { Description = "With --tls: the certificate's private key, PEM." };
+        var cert = new Option<FileInfo?>("--cert") { HelpName = "FILE", Description = "With --tls: the server certificate, PEM." };
+        var key = new Option<FileInfo?>("--key") { HelpName = "FILE", Description = "With --tls: the certificate's private key, PEM." };
         var open = new Option<bool>("--public-without-token") { Description = "Allow a non-loopback --listen (or --allow-listen) address without a token." };
 
-        var command = new Command("serve", "Accept sessions and connect their channels to allowed targets. Never an open proxy: only --allow targets are reached.")
+        var command = new Command("serve", "Accept sessions and connect their channels to allowed targets. Never an open proxy: only --allow targets are reached.\n\n" + ExitCodes.Help)
         {
             listen, allow, allowListen, TokenOption, TokenFile, TlsOption, cert, key, open, DrainTimeout, Stats, Verbose, Quiet,
         };
         command.SetAction((parse, _) => RunAsync("serve", parse, async (log, stop) =>
         {
             string? token = Token.Load(parse.GetValue(TokenOption), parse.GetValue(TokenFile));
+            var drain = Seconds(parse.GetValue(DrainTimeout), "--drain-timeout");
             var address = HostPort.Parse(parse.GetValue(listen)!, "--listen");
             var endPoint = Net.BindEndPoint(address.Host, address.Port, "--listen");
             var listenAddresses = (parse.GetValue(allowListen) ?? []).Select(ParseAllowListen).ToList();
@@ -97,7 +101,7 @@ internal static class Program
                 AllowListen = listenAddresses,
                 Token = token,
                 Certificate = tls ? Tls.LoadServerCertificate(parse.GetValue(cert), parse.GetValue(key)) : null,
-                DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(DrainTimeout)),
+                DrainTimeout = drain,
             };
             var counters = new Counters();
             await using var server = new TunnelServer(settings, log, counters);
@@ -112,6 +116,9 @@ internal static class Program
         return command;
     }
 
+    private static TimeSpan Seconds(double value, string option) =>
+        value is >= 0 and <= 86400 ? TimeSpan.FromSeconds(value) : throw new CliException(ExitCodes.Usage, $"{option}: 0 to 86400 seconds.");
+
     private static IPEndPoint ParseAllowListen(string text)
     {
         var parts = HostPort.SplitColons(text);
@@ -125,7 +132,7 @@ internal static class Program
 
     private static Command ForwardCommand()
     {
-        var server = new Option<string>("--server", "-s") { Description = "The serve to connect to, HOST:PORT.", Required = true };
+        var server = new Option<string>("--server", "-s") { HelpName = "HOST:PORT", Description = "The serve to connect to, HOST:PORT.", Required = true };
         var local = new Option<string[]>("-L", "--local")
         {
             Description = "Listen here on [BIND:]LOCALPORT (BIND defaults to 127.0.0.1; port 0: any free port) and forward each connection to HOST:PORT as the server reaches it. Repeat for more.",
@@ -138,14 +145,20 @@ internal static class Program
             HelpName = "REMOTEPORT:HOST:PORT",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var ca = new Option<FileInfo?>("--ca") { Description = "With --tls: trust the server certificate if it chains to a certificate in FILE (PEM), e.g. a self-signed one." };
+        var ca = new Option<FileInfo?>("--ca") { HelpName = "FILE", Description = "With --tls: trust the server certificate if it chains to a certificate in FILE (PEM), e.g. a self-signed one." };
         var insecure = new Option<bool>("--insecure-skip-verify") { Description = "With --tls: do not check the server's certificate (encrypts, but anyone in the middle can pose as the server)." };
-        var serverName = new Option<string?>("--server-name") { Description = "With --tls: the name the server's certificate must carry (default: the --server host)." };
+        var serverName = new Option<string?>("--server-name") { HelpName = "NAME", Description = "With --tls: the name the server's certificate must carry (default: the --server host)." };
         var keepTrying = new Option<bool>("--keep-trying") { Description = "Retry when the first connection fails too (by default only a lost session is retried)." };
-
-        var command = new Command("forward", "Keep one session to a serve and forward ports over it (-L like ssh -L, -R like ssh -R). Reconnects with backoff when the session dies.")
+        var waitForSession = new Option<double>("--wait-for-session")
         {
-            server, local, remote, TokenOption, TokenFile, TlsOption, ca, insecure, serverName, keepTrying, DrainTimeout, Stats, Verbose, Quiet,
+            Description = "While the session is down, seconds a new local connection waits for it before it is refused.",
+            HelpName = "SECONDS",
+            DefaultValueFactory = _ => 15,
+        };
+
+        var command = new Command("forward", "Keep one session to a serve and forward ports over it (-L like ssh -L, -R like ssh -R). Reconnects with backoff when the session dies.\n\n" + ExitCodes.Help)
+        {
+            server, local, remote, TokenOption, TokenFile, TlsOption, ca, insecure, serverName, keepTrying, waitForSession, DrainTimeout, Stats, Verbose, Quiet,
         };
         command.SetAction((parse, _) => RunAsync("forward", parse, async (log, stop) =>
         {
@@ -178,7 +191,8 @@ internal static class Program
                 Token = Token.Load(parse.GetValue(TokenOption), parse.GetValue(TokenFile)),
                 Tls = tls ? new TlsClientSettings(caFile is null ? null : Tls.LoadAuthorities(caFile), skip, name) : null,
                 KeepTrying = parse.GetValue(keepTrying),
-                DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(DrainTimeout)),
+                WaitForSession = Seconds(parse.GetValue(waitForSession), "--wait-for-session"),
+                DrainTimeout = Seconds(parse.GetValue(DrainTimeout), "--drain-timeout"),
             };
             if (settings.Tls?.SkipVerify == true)
             {

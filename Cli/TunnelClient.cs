@@ -27,7 +27,7 @@ internal sealed class ClientSettings
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How long a local connection waits for a session before it is refused.</summary>
-    public TimeSpan WaitForSession { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan WaitForSession { get; init; } = TimeSpan.FromSeconds(15);
 
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -187,7 +187,7 @@ internal sealed class TunnelClient
             await reverse.ConfigureAwait(false);
             Counters.SessionDown();
             var end = session.EndError;
-            string why = end is null ? "closed" : end.Reason == SessionEndReason.Closed ? "the server closed it" : end.Message;
+            string why = end is null ? "closed" : end.Reason == SessionEndReason.Closed ? "the server closed it" : end.Message.TrimEnd('.');
             var wait = Backoff(attempt++);
             _log.Warn($"session lost: {why}; reconnecting in {Seconds(wait)}");
             if (!await DelayAsync(wait, stop).ConfigureAwait(false))
@@ -494,6 +494,7 @@ internal sealed class TunnelClient
         }
 
         Counters.ChannelOpened();
+        _log.Debug($"connection from {remote} to {spec.Target}: channel {channel.ChannelId}");
         try
         {
             var result = await Relay.RunAsync(socket, channel, Counters, CancellationToken.None).ConfigureAwait(false);

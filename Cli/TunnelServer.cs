@@ -171,7 +171,7 @@ internal sealed class TunnelServer : IAsyncDisposable
                 catch (Exception ex)
                 {
                     socket.Dispose();
-                    string why = ex is OperationCanceledException ? $"no handshake within {_settings.HandshakeTimeout.TotalSeconds:F0} s" : ex.Message;
+                    string why = ex is OperationCanceledException ? $"no handshake within {_settings.HandshakeTimeout.TotalSeconds:F0} s" : ex.Message.TrimEnd('.');
                     string hint = _settings.Certificate is null ? " (a TLS client? this server is plaintext)" : " (a plaintext client? this server needs --tls)";
                     if (!_stopping.IsCancellationRequested)
                     {
@@ -208,11 +208,11 @@ internal sealed class TunnelServer : IAsyncDisposable
                 }
                 else if (end.Reason == SessionEndReason.ConnectionLost)
                 {
-                    _log.Info($"session #{id} from {remote} ended: {end.Message}");
+                    _log.Info($"session #{id} from {remote} ended: {end.Message.TrimEnd('.')}");
                 }
                 else
                 {
-                    _log.Warn($"session #{id} from {remote} ended: {end.Message}");
+                    _log.Warn($"session #{id} from {remote} ended: {end.Message.TrimEnd('.')}");
                 }
             }
         }
