@@ -20,7 +20,6 @@ namespace TcpChan.Cli;
 /// </summary>
 internal static class Demo
 {
-    private const int WarmUpRequests = 20;
 
     public static Command Command()
     {
@@ -103,10 +102,10 @@ internal static class Demo
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
                 .StartAsync(async context =>
                 {
-                    var warm = context.AddTask("warm-up", maxValue: 2 * WarmUpRequests);
+                    var warm = context.AddTask("warm-up", maxValue: 2 * WarmUp(requests));
                     var d = context.AddTask("direct", autoStart: false, maxValue: requests);
                     var t = context.AddTask("through tcpchan", autoStart: false, maxValue: requests);
-                    await WarmUpAsync(direct, tunnel, size, () => warm.Increment(1)).ConfigureAwait(false);
+                    await WarmUpAsync(direct, tunnel, requests, concurrency, size, () => warm.Increment(1)).ConfigureAwait(false);
                     web.TakeConnectionCount();
                     d.StartTask();
                     var dr = await LoadAsync(direct, requests, concurrency, size, () => d.Increment(1)).ConfigureAwait(false);
@@ -120,8 +119,8 @@ internal static class Demo
         }
         else
         {
-            console.WriteLine($"warm-up: {WarmUpRequests} requests each way");
-            await WarmUpAsync(direct, tunnel, size, () => { }).ConfigureAwait(false);
+            console.WriteLine($"warm-up: {WarmUp(requests)} requests each way");
+            await WarmUpAsync(direct, tunnel, requests, concurrency, size, () => { }).ConfigureAwait(false);
             web.TakeConnectionCount();
             directRun = await LoadAsync(direct, requests, concurrency, size, PlainProgress(console, "direct", requests)).ConfigureAwait(false);
             directRun = directRun with { HttpConnections = web.TakeConnectionCount() };
@@ -174,10 +173,13 @@ internal static class Demo
         };
     }
 
-    private static async Task WarmUpAsync(Uri direct, Uri tunnel, int size, Action progress)
+    /// <summary>Requests each way before measuring, so that neither run pays for JIT compilation.</summary>
+    private static int WarmUp(int requests) => Math.Min(requests, 100);
+
+    private static async Task WarmUpAsync(Uri direct, Uri tunnel, int requests, int concurrency, int size, Action progress)
     {
-        await LoadAsync(direct, WarmUpRequests, 4, size, progress).ConfigureAwait(false);
-        await LoadAsync(tunnel, WarmUpRequests, 4, size, progress).ConfigureAwait(false);
+        await LoadAsync(direct, WarmUp(requests), concurrency, size, progress).ConfigureAwait(false);
+        await LoadAsync(tunnel, WarmUp(requests), concurrency, size, progress).ConfigureAwait(false);
     }
 
     /// <summary>Sends <paramref name="requests"/> GETs, <paramref name="concurrency"/> at once, each on a new connection, and checks each body.</summary>

@@ -15,6 +15,7 @@ internal static class Program
         {
             ServeCommand(),
             ForwardCommand(),
+            ConnectCommandLine(),
             Demo.Command(),
         };
 
@@ -219,13 +220,45 @@ internal static class Program
         return command;
     }
 
+    private static Command ConnectCommandLine()
+    {
+        var server = new Option<string>("--server", "-s") { HelpName = "HOST:PORT", Description = "The serve to connect to, HOST:PORT.", Required = true };
+        var target = new Argument<string>("target") { HelpName = "HOST:PORT", Description = "Where the server connects (it must be on its --allow list)." };
+        var ca = new Option<FileInfo?>("--ca") { HelpName = "FILE", Description = "With --tls: trust the server certificate if it chains to a certificate in FILE (PEM)." };
+        var insecure = new Option<bool>("--insecure-skip-verify") { Description = "With --tls: do not check the server's certificate." };
+        var serverName = new Option<string?>("--server-name") { HelpName = "NAME", Description = "With --tls: the name the server's certificate must carry." };
+        var command = new Command("connect", "Relay standard input and output to HOST:PORT through the server: one channel, like ssh -W (usable as an SSH ProxyCommand).\n\n" + ExitCodes.Help)
+        {
+            target, server, TokenOption, TokenFile, TlsOption, ca, insecure, serverName, Verbose,
+        };
+        command.SetAction((parse, _) => RunAsync("connect", parse, (log, stop) =>
+        {
+            bool tls = parse.GetValue(TlsOption);
+            var caFile = parse.GetValue(ca);
+            bool skip = parse.GetValue(insecure);
+            if (!tls && (caFile is not null || skip || parse.GetValue(serverName) is not null))
+            {
+                throw new CliException(ExitCodes.Usage, "--ca, --insecure-skip-verify and --server-name need --tls.");
+            }
+
+            var settings = new ClientSettings
+            {
+                Server = HostPort.Parse(parse.GetValue(server)!, "--server"),
+                Token = Token.Load(parse.GetValue(TokenOption), parse.GetValue(TokenFile)),
+                Tls = tls ? new TlsClientSettings(caFile is null ? null : Tls.LoadAuthorities(caFile), skip, parse.GetValue(serverName)) : null,
+            };
+            return ConnectCommand.RunAsync(settings, HostPort.Parse(parse.GetValue(target)!, "target"), log, stop);
+        }, quiet: true));
+        return command;
+    }
+
     /// <summary>
     /// Runs a command with its log, a stop token that the first Ctrl+C or SIGTERM fires (a second
     /// one ends the process at once), and errors turned into a message and an exit code.
     /// </summary>
-    private static async Task<int> RunAsync(string name, ParseResult parse, Func<Log, CancellationToken, Task<int>> body)
+    private static async Task<int> RunAsync(string name, ParseResult parse, Func<Log, CancellationToken, Task<int>> body, bool quiet = false)
     {
-        var level = parse.GetValue(Verbose) ? LogLevel.Debug : parse.GetValue(Quiet) ? LogLevel.Warning : LogLevel.Info;
+        var level = parse.GetValue(Verbose) ? LogLevel.Debug : quiet || parse.GetValue(Quiet) ? LogLevel.Warning : LogLevel.Info;
         var log = new Log(name, level);
         using var stop = new CancellationTokenSource();
         int signals = 0;

@@ -228,6 +228,9 @@ internal sealed class TunnelClient
         }
     }
 
+    /// <summary>One session, set up as forward sets it up (TCP, TLS, handshake, token); failures are <see cref="CliException"/>s.</summary>
+    public async Task<TcpChanSession> ConnectOnceAsync(CancellationToken stop) => (await EstablishAsync(stop).ConfigureAwait(false)).Session;
+
     private async Task<(TcpChanSession Session, List<TcpChanStream> Controls)> EstablishAsync(CancellationToken stop)
     {
         var server = _settings.Server;
@@ -448,6 +451,13 @@ internal sealed class TunnelClient
             try
             {
                 socket = await listener.AcceptAsync(stop).ConfigureAwait(false);
+            }
+            catch (SocketException ex) when (!stop.IsCancellationRequested && ex.SocketErrorCode != SocketError.OperationAborted)
+            {
+                // Out of descriptors, a connection aborted before it was accepted: keep going.
+                _log.Warn($"-L {spec.Text}: accepting a connection failed: {ex.Message}");
+                await DelayAsync(TimeSpan.FromMilliseconds(100), stop).ConfigureAwait(false);
+                continue;
             }
             catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
             {

@@ -85,7 +85,19 @@ internal sealed class TunnelServer : IAsyncDisposable
         {
             while (true)
             {
-                var socket = await listener.AcceptAsync(stop).ConfigureAwait(false);
+                Socket socket;
+                try
+                {
+                    socket = await listener.AcceptAsync(stop).ConfigureAwait(false);
+                }
+                catch (SocketException ex)
+                {
+                    // Out of descriptors, a connection aborted before it was accepted: keep going.
+                    _log.Warn($"accepting a connection failed: {ex.Message}");
+                    await Task.Delay(100, stop).ConfigureAwait(false);
+                    continue;
+                }
+
                 Counters.TunnelConnectionAccepted();
                 Track(HandleConnectionAsync(socket));
             }
@@ -106,20 +118,16 @@ internal sealed class TunnelServer : IAsyncDisposable
             return;
         }
 
+        var sessions = _sessions.Values.Count(s => s.Session is not null);
+        if (sessions > 0)
+        {
+            _log.Info($"shutting down: {sessions} session(s), {Counters.OpenChannels} channel(s) open; draining for up to {_settings.DrainTimeout.TotalSeconds:F0} s");
+        }
+
+        // Every session (even one whose handshake ends just now) closes gracefully on this:
+        // go-away, its -R listeners closed, open channels drained, then closed.
         _stopping.Cancel();
         _listener?.Dispose();
-        var sessions = _sessions.Values.ToList();
-        if (sessions.Count > 0)
-        {
-            _log.Info($"shutting down: {sessions.Count} session(s), {Counters.OpenChannels} channel(s) open; draining for up to {_settings.DrainTimeout.TotalSeconds:F0} s");
-        }
-
-        foreach (var s in sessions)
-        {
-            s.CloseReverseListeners();
-        }
-
-        await Task.WhenAll(sessions.Select(s => s.Session?.CloseAsync(_settings.DrainTimeout) ?? Task.CompletedTask)).ConfigureAwait(false);
         await Task.WhenAll(_handlers.Keys).ConfigureAwait(false);
         _log.Info("stopped");
     }
@@ -183,6 +191,11 @@ internal sealed class TunnelServer : IAsyncDisposable
             }
 
             state.Session = session;
+            using var stopping = _stopping.Token.Register(() =>
+            {
+                state.CloseReverseListeners();
+                _ = session.CloseAsync(_settings.DrainTimeout);
+            });
             if (session.Version < 1)
             {
                 _log.Warn($"connection #{id} from {remote}: the client speaks protocol version 0, which has no channel labels; closing");

@@ -141,6 +141,14 @@ internal sealed class CliProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>Writes <paramref name="text"/> to the process's standard input and closes it.</summary>
+    public async Task WriteInputAndCloseAsync(string text)
+    {
+        await _process.StandardInput.WriteAsync(text);
+        await _process.StandardInput.FlushAsync();
+        _process.StandardInput.Close();
+    }
+
     /// <summary>Kills the process at once, as a crash would.</summary>
     public async Task KillAsync()
     {
