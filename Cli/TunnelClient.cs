@@ -151,7 +151,7 @@ internal sealed class TunnelClient
                 continue;
             }
 
-            attempt = 0;
+            var upSince = DateTime.UtcNow;
             SessionsEstablished++;
             Counters.SessionUp();
             Publish(session);
@@ -188,6 +188,11 @@ internal sealed class TunnelClient
             Counters.SessionDown();
             var end = session.EndError;
             string why = end is null ? "closed" : end.Reason == SessionEndReason.Closed ? "the server closed it" : end.Message.TrimEnd('.');
+            if (DateTime.UtcNow - upSince >= _settings.MaxBackoff)
+            {
+                attempt = 0; // a session that lasted starts the backoff over; a flapping one does not
+            }
+
             var wait = Backoff(attempt++);
             _log.Warn($"session lost: {why}; reconnecting in {Seconds(wait)}");
             if (!await DelayAsync(wait, stop).ConfigureAwait(false))
@@ -234,8 +239,6 @@ internal sealed class TunnelClient
     private async Task<(TcpChanSession Session, List<TcpChanStream> Controls)> EstablishAsync(CancellationToken stop)
     {
         var server = _settings.Server;
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        limit.CancelAfter(_settings.HandshakeTimeout);
         Socket socket;
         try
         {
@@ -245,6 +248,10 @@ internal sealed class TunnelClient
         {
             throw new CliException(ExitCodes.ServerUnreachable, $"cannot reach the server {server}: {Net.Describe(ex)}", ex);
         }
+
+        // TLS, the TcpChan handshake, the token and the -R requests share one time limit.
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        limit.CancelAfter(_settings.HandshakeTimeout);
 
         ITcpChanTransport transport;
         if (_settings.Tls is { } tls)
@@ -490,7 +497,7 @@ internal sealed class TunnelClient
                 {
                     channel = await session.OpenChannelAsync(Protocol.ConnectLabel(spec.Target), stop).ConfigureAwait(false);
                 }
-                catch (TcpChanSessionException)
+                catch (Exception ex) when (ex is TcpChanSessionException or InvalidOperationException)
                 {
                     // Going away or gone: wait for the next session.
                     Unpublish(session);

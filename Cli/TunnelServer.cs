@@ -302,6 +302,11 @@ internal sealed class TunnelServer : IAsyncDisposable
             _log.Debug($"session #{state.Id}: channel {channel.ChannelId} ({verb}): {ex.Message}");
             channel.Abort();
         }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            _log.Warn($"session #{state.Id}: channel {channel.ChannelId} ({verb}) failed: {ex.GetType().Name}: {ex.Message}");
+            channel.Abort();
+        }
     }
 
     private async Task AuthenticateAsync(ServerSession state, TcpChanSession session, TcpChanStream channel, string presented)
