@@ -112,7 +112,7 @@ internal sealed class CliProcess : IAsyncDisposable
         {
             return await waiter.Task.WaitAsync(timeout ?? Timeout);
         }
-        catch (TimeoutException)
+        catch (TimeoutException) when (!waiter.Task.IsFaulted)
         {
             throw new TimeoutException($"{Name} did not print /{pattern}/ (#{occurrence}) within {(timeout ?? Timeout).TotalSeconds} s. Output:\n{Output}");
         }
@@ -141,12 +141,15 @@ internal sealed class CliProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
-    /// <summary>Writes <paramref name="text"/> to the process's standard input and closes it.</summary>
-    public async Task WriteInputAndCloseAsync(string text)
+    /// <summary>Writes <paramref name="text"/> to the process's standard input, and closes it if <paramref name="close"/>.</summary>
+    public async Task WriteInputAsync(string text, bool close)
     {
         await _process.StandardInput.WriteAsync(text);
         await _process.StandardInput.FlushAsync();
-        _process.StandardInput.Close();
+        if (close)
+        {
+            _process.StandardInput.Close();
+        }
     }
 
     /// <summary>Kills the process at once, as a crash would.</summary>
