@@ -113,7 +113,7 @@ internal sealed class TunnelServer : IAsyncDisposable
 
     private async Task ShutdownAsync()
     {
-        if (_stopping.IsCancellationRequested)
+        if (_stopping.IsCancellationRequested || _listener is null)
         {
             return;
         }
