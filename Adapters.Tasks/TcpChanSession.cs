@@ -158,6 +158,11 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
         {
             ThrowIfEnded();
             opaque = ++_nextPing;
+
+            // The core stamps a ping with the last time it was given. Give it the time now:
+            // otherwise an idle session's round trip includes the time since the last input or
+            // timer tick (up to a second).
+            Driver.Connection.HandleTimeout(Clock.Now);
             Driver.Connection.Ping(opaque);
             _pings[opaque] = reply;
         }
