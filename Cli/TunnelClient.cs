@@ -287,9 +287,13 @@ internal sealed class TunnelClient
         }
         catch (TcpChanSessionException ex)
         {
-            throw new CliException(ExitCodes.HandshakeFailed, ex.Reason == SessionEndReason.HandshakeFailed
-                ? $"{server} is not a tcpchan server: {ex.Message}"
-                : $"the server {server} closed the connection during the handshake{tlsHint}", ex);
+            // A connection that ends during the handshake is reported as a failed handshake by
+            // the session; here it most often means TLS on one side only, so say so.
+            bool closed = ex.Reason == SessionEndReason.ConnectionLost
+                || ex.Message.Contains("closed the connection during the handshake", StringComparison.Ordinal);
+            throw new CliException(ExitCodes.HandshakeFailed, closed
+                ? $"the server {server} closed the connection during the handshake{tlsHint}"
+                : $"{server} is not a tcpchan server: {ex.Message}", ex);
         }
         catch (OperationCanceledException) when (!stop.IsCancellationRequested)
         {
