@@ -93,7 +93,9 @@ public abstract partial class Connection
 
         if (channel.WantsWritable && channel.SendCredit > 0)
         {
+            // The event goes first, so that what OnWritable does (even closing) is reported after it.
             channel.WantsWritable = false;
+            Enqueue(new ChannelWritable(channel.ChannelId));
             try
             {
                 channel.RaiseWritable();
@@ -101,10 +103,7 @@ public abstract partial class Connection
             catch (Exception ex)
             {
                 ChannelCallbackFailed(channel, ex);
-                return;
             }
-
-            Enqueue(new ChannelWritable(channel.ChannelId));
         }
     }
 
