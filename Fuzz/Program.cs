@@ -1,0 +1,112 @@
+using System.Globalization;
+using TcpChan.Fuzz;
+
+// dotnet run -c Release --project Fuzz -- --seconds N [--seed S] [--inputs N] [--replay FILE|DIR] [--minimize FILE] [--failures DIR]
+double? seconds = null;
+long? inputs = null;
+int seed = Environment.TickCount & 0x7FFF_FFFF;
+string? replay = null;
+string? minimize = null;
+string? failures = null;
+double hangSeconds = 2;
+bool strict = false;
+for (int i = 0; i < args.Length; i++)
+{
+    string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+    switch (args[i])
+    {
+        case "--seconds":
+            seconds = double.Parse(Next(), CultureInfo.InvariantCulture);
+            break;
+        case "--inputs":
+            inputs = long.Parse(Next(), CultureInfo.InvariantCulture);
+            break;
+        case "--seed":
+            seed = int.Parse(Next(), CultureInfo.InvariantCulture);
+            break;
+        case "--replay":
+            replay = Next();
+            break;
+        case "--minimize":
+            minimize = Next();
+            break;
+        case "--failures":
+            failures = Next();
+            break;
+        case "--strict":
+            strict = true;
+            break;
+        case "--hang-seconds":
+            hangSeconds = double.Parse(Next(), CultureInfo.InvariantCulture);
+            break;
+        case "-h" or "--help":
+            Console.WriteLine("usage: TcpChan.Fuzz --seconds N [--seed S] [--inputs N] [--failures DIR] [--hang-seconds S] [--strict]\n       TcpChan.Fuzz --replay FILE|DIR\n       TcpChan.Fuzz --minimize FILE   (writes FILE.min.json)");
+            return 0;
+        default:
+            Console.Error.WriteLine($"Unknown argument {args[i]}; try --help.");
+            return 2;
+    }
+}
+
+if (replay is not null)
+{
+    int failed = FuzzEngine.Replay(replay, Console.Out);
+    Console.WriteLine(failed == 0 ? "replay: no failure" : $"replay: {failed} failing input(s)");
+    return failed == 0 ? 0 : 1;
+}
+
+if (minimize is not null)
+{
+    var fuzzCase = FuzzCase.FromJson(File.ReadAllText(minimize));
+    var first = CaseRunner.Run(fuzzCase).Failures.FirstOrDefault();
+    if (first is null)
+    {
+        Console.WriteLine($"{minimize} does not fail; nothing to minimize.");
+        return 0;
+    }
+
+    var smaller = Minimizer.Minimize(fuzzCase, first.Key, TimeSpan.FromSeconds(60));
+    smaller.Failure = first.ToString();
+    string output = Path.ChangeExtension(minimize, ".min.json");
+    File.WriteAllText(output, smaller.ToJson());
+    Console.WriteLine($"{first.Key}: {fuzzCase.Steps.Count} steps / {fuzzCase.FeedBytes} bytes -> {smaller.Steps.Count} steps / {smaller.FeedBytes} bytes; written to {output}");
+    return 1;
+}
+
+if (seconds is null && inputs is null)
+{
+    seconds = 60;
+}
+
+var settings = new FuzzSettings
+{
+    Seed = seed,
+    Seconds = seconds,
+    MaxInputs = inputs,
+    FailureDirectory = failures ?? DefaultFailureDirectory(),
+    Out = Console.Out,
+    HangSeconds = hangSeconds,
+    ExitOnHang = true,
+    Strict = strict,
+};
+var summary = FuzzEngine.Run(settings);
+Console.WriteLine($"done: {summary}");
+Console.WriteLine($"replay: dotnet run -c Release --project Fuzz -- --seed {seed} --inputs {summary.Inputs} reproduces this run; --replay {settings.FailureDirectory} replays the saved failures");
+return summary.Passed ? 0 : 1;
+
+// Fuzz/failures of the repository (found from the working folder or the binary), else ./failures.
+static string DefaultFailureDirectory()
+{
+    foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+    {
+        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "TcpChan.sln")))
+            {
+                return Path.Combine(dir.FullName, "Fuzz", "failures");
+            }
+        }
+    }
+
+    return Path.GetFullPath("failures");
+}
