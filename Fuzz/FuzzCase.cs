@@ -54,7 +54,7 @@ public sealed class FuzzCase
 
     /// <summary>Total bytes fed.</summary>
     [JsonIgnore]
-    public int FeedBytes => Steps.Sum(s => s.Hex is null ? 0 : s.Hex.Length / 2);
+    public int FeedBytes => Steps.Sum(s => s.Op == "feed" ? s.Bytes.Length : 0);
 }
 
 /// <summary>Options of one connection, and how the harness's channels behave.</summary>
@@ -144,7 +144,19 @@ public sealed class Step
     /// <summary>Pair: 0 the client, 1 the server.</summary>
     public int? Side { get; set; }
 
-    public string? Hex { get; set; }
+    private byte[]? _raw;
+    private string? _hex;
+
+    /// <summary>The bytes of a feed, as lowercase hex (kept as bytes until asked for).</summary>
+    public string? Hex
+    {
+        get => _hex ??= _raw is null ? null : Convert.ToHexStringLower(_raw);
+        set
+        {
+            _hex = value;
+            _raw = null;
+        }
+    }
 
     public int? Ch { get; set; }
 
@@ -156,18 +168,19 @@ public sealed class Step
 
     public int? Ms { get; set; }
 
-    public static Step Feed(ReadOnlySpan<byte> bytes) => new() { Op = "feed", Hex = Convert.ToHexStringLower(bytes) };
+    public static Step Feed(ReadOnlySpan<byte> bytes) => new() { Op = "feed", _raw = bytes.ToArray() };
 
     public static Step Time(int ms) => new() { Op = "time", Ms = ms };
 
+    /// <summary>The bytes of a feed (shared: do not change them).</summary>
     [JsonIgnore]
-    public byte[] Bytes => Hex is null ? Array.Empty<byte>() : Convert.FromHexString(Hex);
+    public byte[] Bytes => _raw ??= _hex is null ? Array.Empty<byte>() : Convert.FromHexString(_hex);
 
     public Step Clone() => (Step)MemberwiseClone();
 
     public override string ToString() => Op switch
     {
-        "feed" => $"feed {Hex?.Length / 2}B",
+        "feed" => $"feed {Bytes.Length}B",
         "time" => $"time {Ms}ms",
         _ => $"{Op}{(Side is { } s ? (s == 0 ? " client" : " server") : string.Empty)} ch={Ch} n={N} code={Code} label={Label}",
     };

@@ -122,6 +122,9 @@ public sealed class FuzzEngine
 
     public static FuzzSummary Run(FuzzSettings settings) => new FuzzEngine(settings).Run();
 
+    /// <summary>Every feature seen so far (for --dump-features).</summary>
+    public IReadOnlyCollection<string> SeenFeatures => _features;
+
     public static ulong Mix(int seed, long index)
     {
         ulong x = ((ulong)(uint)seed << 32) ^ (ulong)index ^ 0x9E3779B97F4A7C15UL;

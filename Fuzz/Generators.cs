@@ -54,8 +54,10 @@ public static class Generators
     /// <summary>A valid conversation between a client and a server: opens, writes, half-closes, resets, pings, go-away.</summary>
     public static FuzzCase RandomPair(Random r, string origin)
     {
-        var client = RandomConfig(r, client: true, faults: false);
-        var server = RandomConfig(r, client: false, faults: false);
+        // A quarter of the pairs run with misbehaving channels: then only the prefix check and the invariants hold.
+        bool faults = r.Next(4) == 0;
+        var client = RandomConfig(r, client: true, faults);
+        var server = RandomConfig(r, client: false, faults);
         server.Magic = client.Magic;
 
         // Keepalive must not fire in a conversation where both sides answer at once: time steps stay short.
@@ -78,7 +80,7 @@ public static class Generators
             int roll = r.Next(100);
             Step step = roll switch
             {
-                < 14 => new Step { Op = "create", Side = side, Label = RandomLabel(r, faults: false) },
+                < 14 => new Step { Op = "create", Side = side, Label = RandomLabel(r, faults) },
                 < 40 => new Step { Op = "write", Side = side, Ch = r.Next(8), N = tiny ? r.Next(0, 3000) : WriteLength(r, big) },
                 < 45 => new Step { Op = "trywrite", Side = side, Ch = r.Next(8), N = tiny ? r.Next(0, 3000) : WriteLength(r, big) },
                 < 52 => new Step { Op = "complete", Side = side, Ch = r.Next(8) },

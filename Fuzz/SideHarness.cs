@@ -361,6 +361,7 @@ public sealed class SideHarness
         }
 
         Log?.Add(e);
+        Features.Add($"seq:{LastEvent?.GetType().Name ?? "start"}>{e.GetType().Name}");
         LastEvent = e;
         switch (e)
         {
@@ -398,7 +399,7 @@ public sealed class SideHarness
 
                 break;
             case ChannelClosed closed:
-                Features.Add($"ev:ChannelClosed:{closed.Reason}:{closed.Code}:{(closed.Exception is null ? "-" : closed.Exception.GetType().Name)}");
+                Features.Add($"ev:ChannelClosed:{closed.Reason}:{CodeBucket(closed.Code)}:{(closed.Exception is null ? "-" : closed.Exception.GetType().Name)}");
                 if (!_open.Remove(closed.ChannelId))
                 {
                     if (closed.Reason == ChannelCloseReason.ApplicationError && _factoryFailed.GetValueOrDefault(closed.ChannelId) > 0)
@@ -413,6 +414,11 @@ public sealed class SideHarness
                 break;
             case ProtocolError error:
                 Features.Add($"ev:ProtocolError:{error.Code}:{Template(error.Message)}");
+                if (_handshakeVersion > 0 && _output.GoAways == 0)
+                {
+                    Fail("error-without-goaway", $"{e} on version 1 without a go-away sent.");
+                }
+
                 Error = error;
                 _terminal = nameof(ProtocolError);
                 break;
@@ -423,6 +429,11 @@ public sealed class SideHarness
                 break;
             case KeepAliveTimedOut:
                 Features.Add("ev:KeepAliveTimedOut");
+                if (_output.GoAways == 0)
+                {
+                    Fail("error-without-goaway", $"{e} without a go-away sent.");
+                }
+
                 SawKeepAliveTimeout = true;
                 _terminal = nameof(KeepAliveTimedOut);
                 break;
@@ -448,7 +459,7 @@ public sealed class SideHarness
 
                 break;
             case GoAwayReceived goAway:
-                Features.Add($"ev:GoAwayReceived:{(goAway.Code <= ErrorCode.SettingsError ? goAway.Code.ToString() : "other")}");
+                Features.Add($"ev:GoAwayReceived:{CodeBucket(goAway.Code)}");
                 break;
             case ChannelEndOfData end:
                 Features.Add("ev:ChannelEndOfData");
@@ -580,6 +591,14 @@ public sealed class SideHarness
 
     private static string Describe(Exception ex) => $"{ex.GetType().FullName}: {ex.Message}\n{ex.StackTrace}";
 
+    private static string CodeBucket(ErrorCode? code) => code switch
+    {
+        null => "-",
+        <= ErrorCode.SettingsError => code.Value.ToString(),
+        >= ErrorCode.ApplicationBase => "application",
+        _ => "other",
+    };
+
     /// <summary>A message with its numbers taken out: which branch produced it.</summary>
     public static string Template(string message)
     {
@@ -623,6 +642,8 @@ public sealed class SideHarness
         public OutputChecker(SideHarness side) => _side = side;
 
         public void Settled(int version) => _settled = version;
+
+        public int GoAways { get; private set; }
 
         public void Check(byte[] bytes)
         {
@@ -716,6 +737,9 @@ public sealed class SideHarness
                         _side.Fail("output-frame-size", $"Emitted {header} above the peer's MaxFramePayload {conn.PeerSettings.MaxFramePayload}.");
                     }
 
+                    break;
+                case FrameType.GoAway:
+                    GoAways++;
                     break;
                 case FrameType.WindowUpdate:
                     if (header.Argument == 0 || header.Argument > int.MaxValue)
