@@ -30,6 +30,9 @@ public sealed class FuzzSettings
     /// <summary>Shrink a failing input before saving it.</summary>
     public bool Minimize { get; set; } = true;
 
+    /// <summary>When set, run inputs 0..N-1, then save input N (see <see cref="FuzzSummary.Captured"/>) instead of running it, and stop.</summary>
+    public long? CaptureIndex { get; set; }
+
     /// <summary>Count failures that match a known core bug (<see cref="KnownIssues"/>) as failures too.</summary>
     public bool Strict { get; set; }
 }
@@ -64,11 +67,19 @@ public sealed class FuzzSummary
 
     public double InputsPerSecond => Seconds > 0 ? Inputs / Seconds : 0;
 
+    /// <summary>The longest time one input took, and which.</summary>
+    public double SlowestMs { get; set; }
+
+    public string SlowestOrigin { get; set; } = string.Empty;
+
+    /// <summary>The input captured with <see cref="FuzzSettings.CaptureIndex"/>.</summary>
+    public FuzzCase? Captured { get; set; }
+
     public override string ToString()
     {
         var text = string.Create(
             CultureInfo.InvariantCulture,
-            $"inputs {Inputs:N0} in {Seconds:F1} s ({InputsPerSecond:N0}/s), pairs {Pairs:N0}, distinct outcomes {DistinctOutcomes}, features {Features}, corpus {CorpusSize}, failures {FailedInputs} ({DistinctFailures.Count} distinct, {Hangs} hangs)");
+            $"inputs {Inputs:N0} in {Seconds:F1} s ({InputsPerSecond:N0}/s), pairs {Pairs:N0}, distinct outcomes {DistinctOutcomes}, features {Features}, corpus {CorpusSize}, failures {FailedInputs} ({DistinctFailures.Count} distinct, {Hangs} hangs); slowest input {SlowestMs:F0} ms ({SlowestOrigin})");
         foreach (var (id, hits) in KnownHits)
         {
             text += $"\n  known core bug {id}: hit by {hits} inputs";
@@ -147,7 +158,7 @@ public sealed class FuzzEngine
         _settings.Out.WriteLine($"tcpchan fuzz: seed {_settings.Seed}, {(_settings.Seconds is { } s ? s + " s" : string.Empty)}{(_settings.MaxInputs is { } m ? " " + m + " inputs" : string.Empty)}");
         try
         {
-            while ((_settings.MaxInputs is not { } max || index < max) && (_settings.Seconds is not { } seconds || clock.Elapsed.TotalSeconds < seconds))
+            while (_summary.Captured is null && (_settings.MaxInputs is not { } max || index < max) && (_settings.Seconds is not { } seconds || clock.Elapsed.TotalSeconds < seconds))
             {
                 RunOne(index++);
                 if (clock.Elapsed.TotalSeconds >= nextProgress)
@@ -272,6 +283,12 @@ public sealed class FuzzEngine
 
     private void Execute(FuzzCase fuzzCase, long index)
     {
+        if (index == _settings.CaptureIndex)
+        {
+            _summary.Captured = fuzzCase;
+            return;
+        }
+
         lock (_watchLock)
         {
             _current = fuzzCase;
@@ -281,9 +298,17 @@ public sealed class FuzzEngine
         }
 
         var result = CaseRunner.Run(fuzzCase, record: fuzzCase.Kind == "pair");
+        double ms;
         lock (_watchLock)
         {
             _current = null;
+            ms = Stopwatch.GetElapsedTime(_currentStart).TotalMilliseconds;
+        }
+
+        if (ms > _summary.SlowestMs)
+        {
+            _summary.SlowestMs = ms;
+            _summary.SlowestOrigin = fuzzCase.Origin.Length > 80 ? fuzzCase.Origin[..80] + "..." : fuzzCase.Origin;
         }
 
         _summary.Inputs++;

@@ -10,6 +10,7 @@ string? minimize = null;
 string? failures = null;
 double hangSeconds = 2;
 bool strict = false;
+long? capture = null;
 for (int i = 0; i < args.Length; i++)
 {
     string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -33,6 +34,9 @@ for (int i = 0; i < args.Length; i++)
         case "--failures":
             failures = Next();
             break;
+        case "--input":
+            capture = long.Parse(Next(), CultureInfo.InvariantCulture);
+            break;
         case "--strict":
             strict = true;
             break;
@@ -40,7 +44,7 @@ for (int i = 0; i < args.Length; i++)
             hangSeconds = double.Parse(Next(), CultureInfo.InvariantCulture);
             break;
         case "-h" or "--help":
-            Console.WriteLine("usage: TcpChan.Fuzz --seconds N [--seed S] [--inputs N] [--failures DIR] [--hang-seconds S] [--strict]\n       TcpChan.Fuzz --replay FILE|DIR\n       TcpChan.Fuzz --minimize FILE   (writes FILE.min.json)");
+            Console.WriteLine("usage: TcpChan.Fuzz --seconds N [--seed S] [--inputs N] [--failures DIR] [--hang-seconds S] [--strict]\n       TcpChan.Fuzz --seed S --input I   (writes input I of seed S to the failures folder)\n       TcpChan.Fuzz --replay FILE|DIR\n       TcpChan.Fuzz --minimize FILE   (writes FILE.min.json)");
             return 0;
         default:
             Console.Error.WriteLine($"Unknown argument {args[i]}; try --help.");
@@ -84,12 +88,28 @@ var settings = new FuzzSettings
     Seconds = seconds,
     MaxInputs = inputs,
     FailureDirectory = failures ?? DefaultFailureDirectory(),
-    Out = Console.Out,
     HangSeconds = hangSeconds,
     ExitOnHang = true,
     Strict = strict,
+    CaptureIndex = capture,
+    Out = capture is null ? Console.Out : TextWriter.Null,
 };
 var summary = FuzzEngine.Run(settings);
+if (capture is not null)
+{
+    if (summary.Captured is null)
+    {
+        Console.WriteLine($"Input {capture} was not reached.");
+        return 2;
+    }
+
+    Directory.CreateDirectory(settings.FailureDirectory);
+    string file = Path.Combine(settings.FailureDirectory, $"input-seed{seed}-{capture}.json");
+    File.WriteAllText(file, summary.Captured.ToJson());
+    Console.WriteLine($"Input {capture} of seed {seed} written to {file}; replay it with --replay {file}");
+    return 0;
+}
+
 Console.WriteLine($"done: {summary}");
 Console.WriteLine($"replay: dotnet run -c Release --project Fuzz -- --seed {seed} --inputs {summary.Inputs} reproduces this run; --replay {settings.FailureDirectory} replays the saved failures");
 return summary.Passed ? 0 : 1;

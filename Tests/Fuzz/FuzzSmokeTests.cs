@@ -15,6 +15,7 @@ public class FuzzSmokeTests
             MaxInputs = 5_000,
             Seconds = 60, // a guard only: 5,000 inputs take a few seconds
             Minimize = false,
+            HangSeconds = 30, // tests run in parallel on a small machine: a real hang is what this catches
         });
 
         Assert.True(summary.Passed, summary.ToString());
