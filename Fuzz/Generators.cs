@@ -114,7 +114,7 @@ public static class Generators
             chunkMode = ChunkModes.RandomSmall;
         }
 
-        if (chunkMode == ChunkModes.RandomSmall && bytes > 400_000)
+        if (chunkMode == ChunkModes.RandomSmall && bytes > 100_000)
         {
             chunkMode = ChunkModes.RandomLarge;
         }

@@ -23,9 +23,10 @@ public sealed class SideHarness
     /// <summary>More events than this from one drain is a runaway.</summary>
     public const int MaxEventsPerDrain = 200_000;
 
-    private readonly HashSet<uint> _open = new();
+    private readonly Dictionary<uint, Channel> _open = new();
     private readonly Dictionary<uint, int> _factoryFailed = new();
     private readonly List<ulong> _userPings = new();
+    private readonly List<(DataTransmit Transmit, byte[] Bytes)> _held = new();
     private readonly OutputChecker _output;
     private ConnectionState _lastState = ConnectionState.Idle;
     private bool _factoryFailedInCall;
@@ -353,7 +354,7 @@ public sealed class SideHarness
         if (e is DataTransmit transmit)
         {
             var bytes = transmit.Payload.ToArray();
-            transmit.Dispose();
+            Hold(transmit, bytes);
             TransmittedBytes += bytes.Length;
             _output.Check(bytes);
             OnTransmit?.Invoke(bytes);
@@ -392,7 +393,12 @@ public sealed class SideHarness
                     Fail("created-foreign-channel", e.ToString() ?? string.Empty);
                 }
 
-                if (!_open.Add(created.Channel.ChannelId))
+                if (created.Channel is FuzzChannel { CreatedCalls: not 1 } made)
+                {
+                    Fail("created-callback", $"{e}: OnCreated ran {made.CreatedCalls} times.");
+                }
+
+                if (!_open.TryAdd(created.Channel.ChannelId, created.Channel))
                 {
                     Fail("created-twice", $"{e}: channel {created.Channel.ChannelId} is already open.");
                 }
@@ -400,7 +406,7 @@ public sealed class SideHarness
                 break;
             case ChannelClosed closed:
                 Features.Add($"ev:ChannelClosed:{closed.Reason}:{CodeBucket(closed.Code)}:{(closed.Exception is null ? "-" : closed.Exception.GetType().Name)}");
-                if (!_open.Remove(closed.ChannelId))
+                if (!_open.Remove(closed.ChannelId, out var gone))
                 {
                     if (closed.Reason == ChannelCloseReason.ApplicationError && _factoryFailed.GetValueOrDefault(closed.ChannelId) > 0)
                     {
@@ -409,6 +415,13 @@ public sealed class SideHarness
                     }
 
                     Fail("closed-not-open", $"{e}: no ChannelCreated for it, or closed twice.");
+                    break;
+                }
+
+                // The object of the open channel with this id (version 0 may reuse an id within one call).
+                if (!gone.IsClosed || gone.CloseReason != closed.Reason || gone is FuzzChannel { ClosedCalls: not 1 })
+                {
+                    Fail("closed-channel-state", $"{e}: the channel says closed={gone.IsClosed}, reason {gone.CloseReason}, OnClosed ran {(gone as FuzzChannel)?.ClosedCalls} times.");
                 }
 
                 break;
@@ -463,7 +476,7 @@ public sealed class SideHarness
                 break;
             case ChannelEndOfData end:
                 Features.Add("ev:ChannelEndOfData");
-                if (!_open.Contains(end.ChannelId))
+                if (!_open.ContainsKey(end.ChannelId))
                 {
                     Fail("event-for-closed-channel", e.ToString() ?? string.Empty);
                 }
@@ -471,7 +484,7 @@ public sealed class SideHarness
                 break;
             case ChannelWritable writable:
                 Features.Add("ev:ChannelWritable");
-                if (!_open.Contains(writable.ChannelId))
+                if (!_open.ContainsKey(writable.ChannelId))
                 {
                     Fail("event-for-closed-channel", e.ToString() ?? string.Empty);
                 }
@@ -480,6 +493,31 @@ public sealed class SideHarness
             default:
                 Features.Add($"ev:{e.GetType().Name}");
                 break;
+        }
+    }
+
+    /// <summary>
+    /// Like a driver that writes asynchronously, keeps up to a few taken transmits before
+    /// disposing them (how many and in which order depends on the case), and checks that the
+    /// connection never wrote into a buffer the driver still held.
+    /// </summary>
+    private void Hold(DataTransmit transmit, byte[] copy)
+    {
+        int keep = (int)((uint)Config.RandomSeed % 4);
+        _held.Add((transmit, copy));
+        foreach (var (held, bytes) in _held)
+        {
+            if (!held.Payload.Span.SequenceEqual(bytes))
+            {
+                Fail("transmit-changed", $"A DataTransmit of {bytes.Length} bytes changed after it was taken and before it was disposed.");
+            }
+        }
+
+        while (_held.Count > keep)
+        {
+            int at = (Config.RandomSeed & 4) == 0 ? 0 : _held.Count - 1;
+            _held[at].Transmit.Dispose();
+            _held.RemoveAt(at);
         }
     }
 

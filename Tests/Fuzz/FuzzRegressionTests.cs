@@ -115,6 +115,14 @@ public class FuzzRegressionTests
     }
 
     [Fact]
+    public void A_version_0_id_closed_and_created_again_in_one_call_is_two_channels()
+    {
+        // Create 5, close 5, create 5: both ChannelClosed and the second ChannelCreated are drained together.
+        var result = CaseRunner.Run(Single(client: false, maxVersion: 0, "0001feedbacc" + "000300000005" + "000400000005" + "000300000005" + "000400000005"));
+        Assert.Empty(result.Failures);
+    }
+
+    [Fact]
     public void Consume_after_close_is_misuse_not_a_failure()
     {
         // Version 1 pair: the server's manual channel holds bytes, closes (dropping them), then consumes.
