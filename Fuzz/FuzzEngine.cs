@@ -50,6 +50,13 @@ public sealed class FuzzSummary
 
     public int Features { get; set; }
 
+    /// <summary>With --coverage: distinct edges of the instrumented core seen.</summary>
+    public int Edges { get; set; }
+
+    public int BlocksHit { get; set; }
+
+    public int BlocksTotal { get; set; }
+
     public int CorpusSize { get; set; }
 
     public long FailedInputs { get; set; }
@@ -79,7 +86,7 @@ public sealed class FuzzSummary
     {
         var text = string.Create(
             CultureInfo.InvariantCulture,
-            $"inputs {Inputs:N0} in {Seconds:F1} s ({InputsPerSecond:N0}/s), pairs {Pairs:N0}, distinct outcomes {DistinctOutcomes}, features {Features}, corpus {CorpusSize}, failures {FailedInputs} ({DistinctFailures.Count} distinct, {Hangs} hangs); slowest input {SlowestMs:F0} ms ({SlowestOrigin})");
+            $"inputs {Inputs:N0} in {Seconds:F1} s ({InputsPerSecond:N0}/s), pairs {Pairs:N0}, distinct outcomes {DistinctOutcomes}, features {Features}{(Edges > 0 ? $" ({Edges} coverage edges, {BlocksHit} of {BlocksTotal} basic blocks)" : string.Empty)}, corpus {CorpusSize}, failures {FailedInputs} ({DistinctFailures.Count} distinct, {Hangs} hangs); slowest input {SlowestMs:F0} ms ({SlowestOrigin})");
         foreach (var (id, hits) in KnownHits)
         {
             text += $"\n  known core bug {id}: hit by {hits} inputs";
@@ -117,6 +124,7 @@ public sealed class FuzzEngine
     private readonly List<Structured> _golden;
     private readonly HashSet<string> _features = new();
     private readonly HashSet<string> _outcomes = new();
+    private readonly HashSet<string> _edges = new();
     private readonly Dictionary<string, int> _savedByKey = new();
     private readonly FuzzSummary _summary = new();
     private readonly object _watchLock = new();
@@ -180,13 +188,15 @@ public sealed class FuzzEngine
 
     private string Progress() => string.Create(
         CultureInfo.InvariantCulture,
-        $"inputs {_summary.Inputs:N0} ({_summary.InputsPerSecond:N0}/s) pairs {_summary.Pairs:N0} outcomes {_outcomes.Count} features {_features.Count} corpus {_corpus.Count} failures {_summary.FailedInputs} known-bug hits {_summary.KnownHits.Values.Sum()}");
+        $"inputs {_summary.Inputs:N0} ({_summary.InputsPerSecond:N0}/s) pairs {_summary.Pairs:N0} outcomes {_outcomes.Count} features {_features.Count}{(_edges.Count > 0 ? $" edges {_edges.Count}" : string.Empty)} corpus {_corpus.Count} failures {_summary.FailedInputs} known-bug hits {_summary.KnownHits.Values.Sum()}");
 
     private void Fill(Stopwatch clock)
     {
         _summary.Seconds = clock.Elapsed.TotalSeconds;
         _summary.DistinctOutcomes = _outcomes.Count;
         _summary.Features = _features.Count;
+        _summary.Edges = _edges.Count;
+        (_summary.BlocksHit, _summary.BlocksTotal) = Coverage.Blocks;
         _summary.CorpusSize = _corpus.Count;
     }
 
@@ -297,7 +307,13 @@ public sealed class FuzzEngine
             _hangReported = false;
         }
 
+        Coverage.Reset();
         var result = CaseRunner.Run(fuzzCase, record: fuzzCase.Kind == "pair");
+        if (Coverage.Enabled)
+        {
+            Coverage.Collect(result.Features);
+        }
+
         double ms;
         lock (_watchLock)
         {
@@ -337,7 +353,14 @@ public sealed class FuzzEngine
         bool fresh = false;
         foreach (var feature in result.Features)
         {
-            fresh |= _features.Add(feature);
+            if (_features.Add(feature))
+            {
+                fresh = true;
+                if (feature.StartsWith("edge:", StringComparison.Ordinal))
+                {
+                    _edges.Add(feature[..feature.LastIndexOf(':')]);
+                }
+            }
         }
 
         if (fresh && fuzzCase.Kind == "single" && !result.Failed)

@@ -47,6 +47,7 @@ public static class Generators
             HandshakeTimeoutMs = r.Next(4) switch { 0 => null, 1 => 0, 2 => 1000, _ => 30_000 },
             Consume = Pick(r, new[] { "auto", "manual", "mixed" }),
             Faults = faults,
+            Callback = r.Next(3),
             RandomSeed = r.Next(),
         };
     }
@@ -175,7 +176,8 @@ public static class Generators
             < 74 => new Step { Op = "goaway", Code = Pick(r, InterestingU32) },
             < 77 => new Step { Op = "closeid", Ch = r.Next(8), N = r.Next(2) == 0 ? 0 : (int)Pick(r, InterestingU32) },
             < 90 => Step.Time(RandomMs(r)),
-            < 95 => new Step { Op = "closeconn" },
+            < 94 => new Step { Op = "closeconn" },
+            < 95 => new Step { Op = "establish" },
             _ => new Step { Op = "lost" },
         };
     }

@@ -1,7 +1,24 @@
 using System.Globalization;
-using TcpChan.Fuzz;
 
-// dotnet run -c Release --project Fuzz -- --seconds N [--seed S] [--inputs N] [--replay FILE|DIR] [--minimize FILE] [--failures DIR]
+namespace TcpChan.Fuzz;
+
+/// <summary>The command line (Program.cs); also the entry point the coverage load context calls.</summary>
+public static class Cli
+{
+    public static int Main(string[] args)
+    {
+        if (args.Contains("--coverage"))
+        {
+            return Coverage.RunInstrumented(args.Where(a => a != "--coverage").ToArray(), Console.Out);
+        }
+
+        return Run(args);
+    }
+
+    // dotnet run -c Release --project Fuzz -- --seconds N [--seed S] [--inputs N] [--replay FILE|DIR] [--minimize FILE] [--failures DIR] [--coverage]
+    public static int Run(string[] args)
+    {
+        Coverage.Attach();
 double? seconds = null;
 long? inputs = null;
 int seed = Environment.TickCount & 0x7FFF_FFFF;
@@ -44,7 +61,7 @@ for (int i = 0; i < args.Length; i++)
             hangSeconds = double.Parse(Next(), CultureInfo.InvariantCulture);
             break;
         case "-h" or "--help":
-            Console.WriteLine("usage: TcpChan.Fuzz --seconds N [--seed S] [--inputs N] [--failures DIR] [--hang-seconds S] [--strict]\n       TcpChan.Fuzz --seed S --input I   (writes input I of seed S to the failures folder)\n       TcpChan.Fuzz --replay FILE|DIR\n       TcpChan.Fuzz --minimize FILE   (writes FILE.min.json)");
+            Console.WriteLine("usage: TcpChan.Fuzz --seconds N [--seed S] [--inputs N] [--failures DIR] [--hang-seconds S] [--strict] [--coverage]\n       TcpChan.Fuzz --seed S --input I   (writes input I of seed S to the failures folder)\n       TcpChan.Fuzz --replay FILE|DIR\n       TcpChan.Fuzz --minimize FILE   (writes FILE.min.json)");
             return 0;
         default:
             Console.Error.WriteLine($"Unknown argument {args[i]}; try --help.");
@@ -111,11 +128,25 @@ if (capture is not null)
 }
 
 Console.WriteLine($"done: {summary}");
+if (Coverage.Enabled)
+{
+    string report = Path.Combine(settings.FailureDirectory, $"coverage-seed{seed}.txt");
+    Directory.CreateDirectory(settings.FailureDirectory);
+    using (var writer = File.CreateText(report))
+    {
+        Coverage.WriteReport(writer);
+    }
+
+    Console.WriteLine($"coverage: blocks never run are listed in {report}");
+}
+
 Console.WriteLine($"replay: dotnet run -c Release --project Fuzz -- --seed {seed} --inputs {summary.Inputs} reproduces this run; --replay {settings.FailureDirectory} replays the saved failures");
 return summary.Passed ? 0 : 1;
 
+    }
+
 // Fuzz/failures of the repository (found from the working folder or the binary), else ./failures.
-static string DefaultFailureDirectory()
+    private static string DefaultFailureDirectory()
 {
     foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
     {
@@ -129,4 +160,5 @@ static string DefaultFailureDirectory()
     }
 
     return Path.GetFullPath("failures");
+}
 }

@@ -30,6 +30,8 @@ public sealed class SideHarness
     private readonly OutputChecker _output;
     private ConnectionState _lastState = ConnectionState.Idle;
     private bool _factoryFailedInCall;
+    private bool _inEventCallback;
+    private long _callbackCalls;
     private bool _quietAfterLocal;
     private int? _handshakeVersion;
     private string? _terminal;
@@ -41,6 +43,11 @@ public sealed class SideHarness
         Features = features;
         Name = config.Client ? "client" : "server";
         var options = config.ToOptions();
+        if (config.Callback != 0)
+        {
+            options.EventCallback = OnEventCallback;
+        }
+
         Conn = config.Client ? new ClientConnection(Factory, options) : new ServerConnection(Factory, options);
         _output = new OutputChecker(this);
     }
@@ -100,6 +107,7 @@ public sealed class SideHarness
             return;
         }
 
+        long calls = _callbackCalls;
         try
         {
             Conn.DataReceived(data, Now);
@@ -109,6 +117,7 @@ public sealed class SideHarness
             Fail($"escape:DataReceived:{ex.GetType().Name}", Describe(ex));
         }
 
+        CheckCallback(calls);
         Drain();
         CheckState();
     }
@@ -122,6 +131,7 @@ public sealed class SideHarness
             Now = TimeSpan.Zero;
         }
 
+        long calls = _callbackCalls;
         try
         {
             Conn.HandleTimeout(Now);
@@ -131,6 +141,7 @@ public sealed class SideHarness
             Fail($"escape:HandleTimeout:{ex.GetType().Name}", Describe(ex));
         }
 
+        CheckCallback(calls);
         Drain();
         CheckState();
 
@@ -149,6 +160,7 @@ public sealed class SideHarness
         bool mustWork = false;
         _factoryFailedInCall = false;
         bool wasQuiet = Quiet;
+        long callsBefore = _callbackCalls;
         try
         {
             switch (op)
@@ -166,7 +178,19 @@ public sealed class SideHarness
                     }
 
                     mustWork = !channel.IsClosed && !channel.WritesDone;
-                    channel.WritePattern(Math.Max(0, step.N ?? 0), op == "trywrite");
+                    long writable = channel.WritableBytes;
+                    int asked = Math.Max(0, step.N ?? 0);
+                    if (writable < 0 || (channel.IsClosed && writable != 0))
+                    {
+                        Fail("writable-bytes", $"WritableBytes {writable} (closed {channel.IsClosed}).");
+                    }
+
+                    int accepted = channel.WritePattern(asked, op == "trywrite");
+                    if (op == "trywrite" && accepted != Math.Min(asked, writable))
+                    {
+                        Fail("trywrite-accepted", $"TryWrite({asked}) took {accepted} bytes; WritableBytes said {writable}.");
+                    }
+
                     break;
                 case "complete":
                     if (channel is null)
@@ -257,6 +281,9 @@ public sealed class SideHarness
                     Conn.Close();
                     _quietAfterLocal = true;
                     break;
+                case "establish":
+                    Conn.ConnectionEstablished(Now); // always misuse here: it was called at the start
+                    break;
                 case "lost":
                     mustWork = true;
                     MarkAllLossy();
@@ -282,6 +309,8 @@ public sealed class SideHarness
         {
             Fail($"escape:{op}:{ex.GetType().Name}", Describe(ex));
         }
+
+        CheckCallback(callsBefore);
 
         // Events of the action itself (Close's go-away and channel closes) are fine; later input's are not.
         bool quietBefore = wasQuiet;
@@ -518,6 +547,49 @@ public sealed class SideHarness
             int at = (Config.RandomSeed & 4) == 0 ? 0 : _held.Count - 1;
             _held[at].Transmit.Dispose();
             _held.RemoveAt(at);
+        }
+    }
+
+    /// <summary>ConnectionOptions.EventCallback: never re-entered; in mode 2 it drains, as a driver would.</summary>
+    private void OnEventCallback()
+    {
+        if (_inEventCallback)
+        {
+            Fail("event-callback-reentered", "EventCallback was called from inside itself.");
+            return;
+        }
+
+        _callbackCalls++;
+        if (!Conn.HasEvents)
+        {
+            Fail("event-callback-without-events", "EventCallback was called with no event queued.");
+        }
+
+        if (Config.Callback == 2)
+        {
+            _inEventCallback = true;
+            try
+            {
+                Drain();
+            }
+            finally
+            {
+                _inEventCallback = false;
+            }
+        }
+    }
+
+    /// <summary>After an outermost call: if it left events, the callback must have been told.</summary>
+    private void CheckCallback(long callsBefore)
+    {
+        if (Config.Callback == 1 && Conn.HasEvents && _callbackCalls == callsBefore)
+        {
+            Fail("event-callback-missed", "A call left events but EventCallback was not called.");
+        }
+
+        if (Config.Callback == 2 && Conn.HasEvents)
+        {
+            Fail("event-callback-left-events", "EventCallback drained, yet events were left after the call.");
         }
     }
 
