@@ -21,6 +21,8 @@ public enum Behaviour
     WriteInCreated,
     CloseInCreated,
     CreateInData,
+    AbortInWritable,
+    AbortInEnd,
 }
 
 /// <summary>The exception the harness's callbacks throw on purpose; the core must swallow it.</summary>
@@ -40,6 +42,7 @@ public sealed class FuzzChannel : Channel
     [
         "plain", "echo", "boom", "null", "boom-created", "boom-data", "boom-eod", "boom-closed", "boom-writable",
         "close-in-data", "abort-in-data", "reenter", "consume-in-data", "write-in-created", "close-in-created", "create-in-data",
+        "abort-in-writable", "abort-in-eod",
     ];
 
     private readonly MemoryStream _received = new();
@@ -97,8 +100,9 @@ public sealed class FuzzChannel : Channel
 
         // Without a label (version 0, or none given), most ids are plain.
         uint h = id * 2654435761u;
-        int pick = (int)(h >> 27); // 0..31
-        return pick < 16 ? Behaviour.Plain : (Behaviour)(pick - 16);
+        int pick = (int)(h >> 26); // 0..63
+        int count = Labels.Length - 1;
+        return pick < 32 ? Behaviour.Plain : (Behaviour)(1 + ((pick - 32) % count));
     }
 
     /// <summary>The byte at <paramref name="offset"/> of what a side writes on a channel: not periodic, so that reordering shows.</summary>
@@ -205,6 +209,10 @@ public sealed class FuzzChannel : Channel
                 WritesDone = true;
                 CompleteWrites();
                 break;
+            case Behaviour.AbortInEnd:
+                WritesDone = true;
+                Abort();
+                break;
         }
     }
 
@@ -213,6 +221,12 @@ public sealed class FuzzChannel : Channel
         if (Behaviour == Behaviour.ThrowWritable)
         {
             throw new FuzzFault("OnWritable");
+        }
+
+        if (Behaviour == Behaviour.AbortInWritable)
+        {
+            WritesDone = true;
+            Abort();
         }
     }
 

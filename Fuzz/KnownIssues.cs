@@ -24,6 +24,10 @@ public static class KnownIssues
             "v1-end-of-data-after-close",
             "Version 1: when OnEndOfData completes the channel (CompleteWrites with everything consumed), ChannelEndOfData is queued after the channel's ChannelClosed.",
             f => f.Key == "event-for-closed-channel" && f.Detail.Contains("ChannelEndOfData", StringComparison.Ordinal)),
+        new(
+            "v1-writable-after-close",
+            "Version 1: when OnWritable closes the channel (Abort), ChannelWritable is queued after the channel's ChannelClosed.",
+            f => f.Key == "event-for-closed-channel" && f.Detail.Contains("ChannelWritable", StringComparison.Ordinal)),
     ];
 
     /// <summary>The known issue every failure of an input matches, or null when one is new.</summary>
