@@ -131,7 +131,8 @@ public abstract partial class Connection
         if (!channel.IsClosed && !channel.EndReceived && State == ConnectionState.Established)
         {
             channel.PendingCredit += count;
-            if (channel.PendingCredit >= channel.ReceiveWindow / 4 || channel.PendingCredit >= channel.ReceiveRemaining)
+            if (channel.PendingCredit > 0
+                && (channel.PendingCredit >= channel.ReceiveWindow / 4 || channel.PendingCredit >= channel.ReceiveRemaining))
             {
                 long increment = channel.PendingCredit + GrowWindow(channel);
                 channel.ReceiveRemaining += increment;
