@@ -23,6 +23,7 @@ public enum Behaviour
     CreateInData,
     AbortInWritable,
     AbortInEnd,
+    CreateInClosed,
 }
 
 /// <summary>The exception the harness's callbacks throw on purpose; the core must swallow it.</summary>
@@ -42,7 +43,7 @@ public sealed class FuzzChannel : Channel
     [
         "plain", "echo", "boom", "null", "boom-created", "boom-data", "boom-eod", "boom-closed", "boom-writable",
         "close-in-data", "abort-in-data", "reenter", "consume-in-data", "write-in-created", "close-in-created", "create-in-data",
-        "abort-in-writable", "abort-in-eod",
+        "abort-in-writable", "abort-in-eod", "create-in-closed",
     ];
 
     private readonly MemoryStream _received = new();
@@ -237,6 +238,12 @@ public sealed class FuzzChannel : Channel
         if (Behaviour == Behaviour.ThrowClosed)
         {
             throw new FuzzFault("OnClosed");
+        }
+
+        if (Behaviour == Behaviour.CreateInClosed)
+        {
+            Connection.CreateChannel("plain"); // may throw (going away, closed): the core catches it
+            _side.CreatedFromOnClosed++;
         }
     }
 }

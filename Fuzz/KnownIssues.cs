@@ -28,6 +28,11 @@ public static class KnownIssues
             "v1-writable-after-close",
             "Version 1: when OnWritable closes the channel (Abort), ChannelWritable is queued after the channel's ChannelClosed.",
             f => f.Key == "event-for-closed-channel" && f.Detail.Contains("ChannelWritable", StringComparison.Ordinal)),
+        new(
+            "create-in-onclosed-survives",
+            "Close(), ConnectionLost() and a connection failure close the channels before they change the state, so a channel created from OnClosed (CreateChannel still works then) stays open afterwards, and its frames go out after the end (version 0 may even give it the id being closed, so its ChannelCreated comes before that id's ChannelClosed).",
+            f => f.Detail.Contains("[created from OnClosed]", StringComparison.Ordinal)
+                && (f.Key.StartsWith("event-after-end:", StringComparison.Ordinal) || f.Key is "open-after-end" or "pair-unexpected-end" or "open-count" or "created-twice" or "closed-not-open")),
     ];
 
     /// <summary>The known issue every failure of an input matches, or null when one is new.</summary>

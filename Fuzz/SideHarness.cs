@@ -90,6 +90,9 @@ public sealed class SideHarness
 
     public long EventCount { get; private set; }
 
+    /// <summary>Channels created from inside an OnClosed callback (behaviour create-in-closed): failures are tagged with it.</summary>
+    public int CreatedFromOnClosed { get; set; }
+
     public long TransmittedBytes { get; private set; }
 
     public void Establish()
@@ -695,7 +698,8 @@ public sealed class SideHarness
         // One of each per input is enough.
         if (Failures.Count < 20 && !Failures.Exists(f => f.Key == key))
         {
-            Failures.Add(new FuzzFailure(key, $"[{Name} max{Config.MaxVersion} v{_handshakeVersion?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}] {detail}"));
+            string tag = CreatedFromOnClosed > 0 ? " [created from OnClosed]" : string.Empty;
+            Failures.Add(new FuzzFailure(key, $"[{Name} max{Config.MaxVersion} v{_handshakeVersion?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}]{tag} {detail}"));
         }
     }
 
