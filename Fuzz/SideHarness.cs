@@ -90,6 +90,9 @@ public sealed class SideHarness
 
     public long EventCount { get; private set; }
 
+    /// <summary>A ping sent by Connection.Ping from a callback.</summary>
+    public void NoteUserPing(ulong opaque) => _userPings.Add(opaque);
+
     /// <summary>Channels created from inside an OnClosed callback (behaviour create-in-closed): failures are tagged with it.</summary>
     public int CreatedFromOnClosed { get; set; }
 
@@ -123,6 +126,16 @@ public sealed class SideHarness
         CheckCallback(calls);
         Drain();
         CheckState();
+        QuietIfClosed();
+    }
+
+    /// <summary>A callback may have closed the connection (Close, ConnectionLost): from then on nothing may come.</summary>
+    private void QuietIfClosed()
+    {
+        if (Conn.State == ConnectionState.Closed)
+        {
+            _quietAfterLocal = true;
+        }
     }
 
     /// <summary>Advances the clock by <paramref name="ms"/> (maybe negative) and runs HandleTimeout: it must not throw.</summary>
@@ -147,6 +160,7 @@ public sealed class SideHarness
         CheckCallback(calls);
         Drain();
         CheckState();
+        QuietIfClosed();
 
         // A driver that calls HandleTimeout when NextDeadline passes must not spin.
         if (Conn.NextDeadline is { } deadline && deadline <= Conn.Now)
@@ -319,6 +333,7 @@ public sealed class SideHarness
         bool quietBefore = wasQuiet;
         DrainAfterAction(quietBefore);
         CheckState();
+        QuietIfClosed();
     }
 
     private void MarkAllLossy()
