@@ -23,6 +23,11 @@ public enum Behaviour
     CreateInData,
     AbortInWritable,
     AbortInEnd,
+    CreateInClosed,
+    CloseConnectionInData,
+    LostInCreated,
+    GoAwayInCreated,
+    PingInData,
 }
 
 /// <summary>The exception the harness's callbacks throw on purpose; the core must swallow it.</summary>
@@ -42,7 +47,8 @@ public sealed class FuzzChannel : Channel
     [
         "plain", "echo", "boom", "null", "boom-created", "boom-data", "boom-eod", "boom-closed", "boom-writable",
         "close-in-data", "abort-in-data", "reenter", "consume-in-data", "write-in-created", "close-in-created", "create-in-data",
-        "abort-in-writable", "abort-in-eod",
+        "abort-in-writable", "abort-in-eod", "create-in-closed",
+        "closeconn-in-data", "lost-in-created", "goaway-in-created", "ping-in-data",
     ];
 
     private readonly MemoryStream _received = new();
@@ -156,6 +162,12 @@ public sealed class FuzzChannel : Channel
                 Held = 0;
                 Close();
                 break;
+            case Behaviour.LostInCreated:
+                Connection.ConnectionLost();
+                break;
+            case Behaviour.GoAwayInCreated:
+                Connection.GoAway(ErrorCode.NoError); // version 0: throws, and the core closes this channel
+                break;
         }
     }
 
@@ -194,6 +206,13 @@ public sealed class FuzzChannel : Channel
                 break;
             case Behaviour.CreateInData:
                 Connection.CreateChannel("plain");
+                break;
+            case Behaviour.CloseConnectionInData:
+                Connection.Close();
+                break;
+            case Behaviour.PingInData:
+                Connection.Ping(7);
+                _side.NoteUserPing(7);
                 break;
         }
     }
@@ -237,6 +256,12 @@ public sealed class FuzzChannel : Channel
         if (Behaviour == Behaviour.ThrowClosed)
         {
             throw new FuzzFault("OnClosed");
+        }
+
+        if (Behaviour == Behaviour.CreateInClosed)
+        {
+            Connection.CreateChannel("plain"); // may throw (going away, closed): the core catches it
+            _side.CreatedFromOnClosed++;
         }
     }
 }

@@ -495,6 +495,11 @@ public sealed class FuzzEngine
                 {
                     output.WriteLine($"  FAILURE {failure.Key}: {failure.Detail.Replace("\n", "\n    ", StringComparison.Ordinal)}");
                 }
+
+                if (KnownIssues.Classify(result.Failures) is { } known)
+                {
+                    output.WriteLine($"  (known core bug {known.Id}: {known.Summary})");
+                }
             }
             else
             {

@@ -10,8 +10,9 @@ public static class KnownIssues
 {
     public sealed record Issue(string Id, string Summary, Func<FuzzFailure, bool> Matches);
 
-    // All four found so far (version-0 Consume, the stall after Close(), ChannelEndOfData and
-    // ChannelWritable after ChannelClosed) are fixed in the core; their tests run in Tests/Fuzz/.
+    // All five found so far (version-0 Consume, the stall after Close(), ChannelEndOfData and
+    // ChannelWritable after ChannelClosed, a channel created from OnClosed while the connection
+    // ends) are fixed in the core; their tests run in Tests/Fuzz/.
     public static readonly IReadOnlyList<Issue> All = [];
 
     /// <summary>The known issue every failure of an input matches, or null when one is new.</summary>

@@ -90,6 +90,12 @@ public sealed class SideHarness
 
     public long EventCount { get; private set; }
 
+    /// <summary>A ping sent by Connection.Ping from a callback.</summary>
+    public void NoteUserPing(ulong opaque) => _userPings.Add(opaque);
+
+    /// <summary>Channels created from inside an OnClosed callback (behaviour create-in-closed): failures are tagged with it.</summary>
+    public int CreatedFromOnClosed { get; set; }
+
     public long TransmittedBytes { get; private set; }
 
     public void Establish()
@@ -120,6 +126,16 @@ public sealed class SideHarness
         CheckCallback(calls);
         Drain();
         CheckState();
+        QuietIfClosed();
+    }
+
+    /// <summary>A callback may have closed the connection (Close, ConnectionLost): from then on nothing may come.</summary>
+    private void QuietIfClosed()
+    {
+        if (Conn.State == ConnectionState.Closed)
+        {
+            _quietAfterLocal = true;
+        }
     }
 
     /// <summary>Advances the clock by <paramref name="ms"/> (maybe negative) and runs HandleTimeout: it must not throw.</summary>
@@ -144,6 +160,7 @@ public sealed class SideHarness
         CheckCallback(calls);
         Drain();
         CheckState();
+        QuietIfClosed();
 
         // A driver that calls HandleTimeout when NextDeadline passes must not spin.
         if (Conn.NextDeadline is { } deadline && deadline <= Conn.Now)
@@ -316,6 +333,7 @@ public sealed class SideHarness
         bool quietBefore = wasQuiet;
         DrainAfterAction(quietBefore);
         CheckState();
+        QuietIfClosed();
     }
 
     private void MarkAllLossy()
@@ -695,7 +713,8 @@ public sealed class SideHarness
         // One of each per input is enough.
         if (Failures.Count < 20 && !Failures.Exists(f => f.Key == key))
         {
-            Failures.Add(new FuzzFailure(key, $"[{Name} max{Config.MaxVersion} v{_handshakeVersion?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}] {detail}"));
+            string tag = CreatedFromOnClosed > 0 ? " [created from OnClosed]" : string.Empty;
+            Failures.Add(new FuzzFailure(key, $"[{Name} max{Config.MaxVersion} v{_handshakeVersion?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}]{tag} {detail}"));
         }
     }
 
