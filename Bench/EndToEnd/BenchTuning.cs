@@ -1,0 +1,39 @@
+using TcpChan.Core;
+
+namespace TcpChan.Bench.EndToEnd;
+
+/// <summary>
+/// The options every TcpChan row runs with: the defaults, except an accept backlog large
+/// enough for every stream a run opens at once. For experiments (never for the reported
+/// rows), TCPCHAN_BENCH_SESSION_BUDGET_KIB and TCPCHAN_BENCH_MAX_WINDOW_KIB change the session
+/// budget and the largest auto-tuned channel window on both ends.
+/// </summary>
+internal static class BenchTuning
+{
+    public static TcpChanSessionOptions Session(int acceptStreams = 0) => new()
+    {
+        AcceptBacklog = Math.Max(new TcpChanSessionOptions().AcceptBacklog, acceptStreams + 64),
+        Connection = Connection(),
+    };
+
+    public static ConnectionOptions Connection()
+    {
+        var options = new ConnectionOptions();
+        if (KiB("TCPCHAN_BENCH_MAX_WINDOW_KIB") is { } window)
+        {
+            options.MaxChannelWindow = Math.Max(window, options.InitialChannelWindow);
+        }
+
+        if (KiB("TCPCHAN_BENCH_SESSION_BUDGET_KIB") is { } budget)
+        {
+            options.SessionReceiveBudget = budget;
+            options.InitialChannelWindow = Math.Min(options.InitialChannelWindow, budget);
+            options.MaxChannelWindow = Math.Min(options.MaxChannelWindow, budget);
+        }
+
+        return options;
+    }
+
+    private static int? KiB(string name) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), out int kib) && kib > 0 ? kib * 1024 : null;
+}

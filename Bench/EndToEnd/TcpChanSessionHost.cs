@@ -1,0 +1,96 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace TcpChan.Bench.EndToEnd;
+
+/// <summary>
+/// TcpChan's session API with channels as <see cref="TcpChanStream"/>s: one session each side,
+/// over ONE TCP connection, every stream of the run a channel of it. Default options.
+/// </summary>
+/// <remarks>
+/// Two ways to carry the session, as two rows: <c>tcpchan</c> uses Adapters.Sockets
+/// (<see cref="TcpChanListener"/>, <see cref="TcpChanClient"/>, <see cref="SocketTransport"/>),
+/// what a user picks first; <c>tcpchan-tasks</c> uses Adapters.Tasks alone, its
+/// <see cref="StreamTransport"/> over a <see cref="NetworkStream"/> on each end.
+/// </remarks>
+internal sealed class TcpChanSessionHost : IStreamHost
+{
+    private readonly bool _useSocketsAdapter;
+    private readonly int _expectedStreams;
+    private TcpChanListener? _listener;
+    private Socket? _rawListener;
+    private TcpChanSession? _client;
+    private TcpChanSession? _server;
+
+    public TcpChanSessionHost(bool useSocketsAdapter, int expectedStreams)
+    {
+        _useSocketsAdapter = useSocketsAdapter;
+        _expectedStreams = expectedStreams;
+    }
+
+    public async Task StartAsync(Func<Stream, Task> handler, CancellationToken cancellationToken)
+    {
+        // Defaults, except that the accept backlog must hold every stream the run opens at once.
+        var serverOptions = BenchTuning.Session(_expectedStreams);
+        if (_useSocketsAdapter)
+        {
+            _listener = TcpChanListener.Start(new IPEndPoint(IPAddress.Loopback, 0), serverOptions);
+            var accept = _listener.AcceptSessionAsync(cancellationToken).AsTask();
+            _client = await TcpChanClient.ConnectAsync(_listener.LocalEndPoint, BenchTuning.Session(), cancellationToken).ConfigureAwait(false);
+            _server = await accept.ConfigureAwait(false);
+        }
+        else
+        {
+            _rawListener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            _rawListener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            _rawListener.Listen();
+            var accept = _rawListener.AcceptAsync(cancellationToken).AsTask();
+            var clientSocket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            await clientSocket.ConnectAsync(_rawListener.LocalEndPoint!, cancellationToken).ConfigureAwait(false);
+            var serverSocket = await accept.ConfigureAwait(false);
+            serverSocket.NoDelay = true;
+            var serverSession = TcpChanSession.AcceptAsync(new StreamTransport(new NetworkStream(serverSocket, ownsSocket: true)), serverOptions, cancellationToken);
+            _client = await TcpChanSession.ConnectAsync(new StreamTransport(new NetworkStream(clientSocket, ownsSocket: true)), BenchTuning.Session(), cancellationToken).ConfigureAwait(false);
+            _server = await serverSession.ConfigureAwait(false);
+        }
+
+        var server = _server;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                while (true)
+                {
+                    var stream = await server.AcceptChannelAsync(cancellationToken).ConfigureAwait(false);
+                    _ = Task.Run(() => handler(stream), CancellationToken.None);
+                }
+            }
+            catch (Exception ex) when (ex is TcpChanSessionException or OperationCanceledException)
+            {
+            }
+        }, CancellationToken.None);
+    }
+
+    public async Task<Stream> OpenAsync(CancellationToken cancellationToken) =>
+        await _client!.OpenChannelAsync(null, cancellationToken).ConfigureAwait(false);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_client is not null)
+        {
+            await _client.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_server is not null)
+        {
+            await _server.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_listener is not null)
+        {
+            await _listener.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _rawListener?.Dispose();
+    }
+}
