@@ -32,3 +32,27 @@ public class FlowControlRegressionTests
         Assert.True(held.WritableBytes > 0);
     }
 }
+
+public class ZeroCreditRegressionTests
+{
+    [Theory]
+    [InlineData(Feed.Whole)]
+    [InlineData(Feed.ByteByByte)]
+    public void An_empty_payload_for_a_channel_that_stopped_reading_sends_no_window_update_of_zero(Feed feed)
+    {
+        // Found by the fuzzer's CI pass: after Close(), an empty payload frame was "dropped"
+        // and credited with 0, which sent a window update with increment 0 (a protocol error
+        // for the peer).
+        // A window under 4 bytes makes "a quarter window" 0, so crediting 0 bytes passed the test.
+        var peer = new RawPeer(Role.Server, feed, new ConnectionOptions { InitialChannelWindow = 3 }, autoConsume: _ => false);
+        peer.Handshake();
+        uint id = peer.PeerOpens();
+        peer.Send(RawPeer.Payload(id, 3));   // the whole window, held unconsumed
+        peer.Ours.GetChannel(id)!.Close();   // dropped and credited back
+        var mark = peer.Mark();
+        peer.Send(RawPeer.Payload(id, 0));
+        Assert.DoesNotContain(peer.FramesSince(mark), f => f.Type == TcpChan.Core.Frames.FrameType.WindowUpdate && f.Argument == 0);
+        Assert.DoesNotContain(peer.AllFrames(), f => f.Type == TcpChan.Core.Frames.FrameType.WindowUpdate && f.Argument == 0);
+        Assert.Equal(ConnectionState.Established, peer.Ours.State);
+    }
+}
