@@ -140,7 +140,8 @@ if (Coverage.Enabled)
     Console.WriteLine($"coverage: blocks never run are listed in {report}");
 }
 
-Console.WriteLine($"replay: dotnet run -c Release --project Fuzz -- --seed {seed} --inputs {summary.Inputs} reproduces this run; --replay {settings.FailureDirectory} replays the saved failures");
+string coverageFlag = Coverage.Enabled ? "--coverage " : string.Empty;
+Console.WriteLine($"replay: dotnet run -c Release --project Fuzz -- {coverageFlag}--seed {seed} --inputs {summary.Inputs} reproduces this run; --replay {settings.FailureDirectory} replays the saved failures");
 return summary.Passed ? 0 : 1;
 
     }

@@ -28,7 +28,7 @@ public class FuzzRegressionTests
         var channels = new List<TestChannel>();
         var server = new ServerConnection(() => Add(channels, new TestChannel(autoConsume: false)), new ConnectionOptions { MaxVersion = 0 });
         server.ConnectionEstablished();
-        server.DataReceived(Convert.FromHexString("0001feedbacc" + "000300000007" + "00050000000700056865" + "6c6c6f"));
+        server.DataReceived(Convert.FromHexString("0001feedbacc" + "000300000007" + "000500000007000568656c6c6f"));
         Wire.Drain(server);
         var channel = Assert.Single(channels);
         Assert.Equal("hello"u8.ToArray(), channel.Received.ToArray());
