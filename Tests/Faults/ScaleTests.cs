@@ -8,6 +8,7 @@ using Xunit.Abstractions;
 namespace TcpChan.Tests.Faults;
 
 /// <summary>Many channels on one session and many sessions on one server, over real sockets.</summary>
+[Collection(MemoryCollection.Name)]
 public class ScaleTests(ITestOutputHelper output)
 {
     [Fact]
