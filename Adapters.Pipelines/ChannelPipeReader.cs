@@ -36,6 +36,7 @@ internal sealed class ChannelPipeReader : PipeReader, IChannelSink
         _pipe.Writer.Complete(failure);
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
         var result = await _pipe.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -77,9 +78,10 @@ internal sealed class ChannelPipeReader : PipeReader, IChannelSink
             {
                 channel.ExtendWindow((int)Math.Min(channel.ReceiveWindowSize, int.MaxValue));
             }
-        }
 
-        _owner.Driver.SignalSend();
+            // Credit, if any, goes out; most advances produce none and wake nothing.
+            _owner.Driver.TakeEventsAndSignal();
+        }
     }
 
     public override void CancelPendingRead() => _pipe.Reader.CancelPendingRead();

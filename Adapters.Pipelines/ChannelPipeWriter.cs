@@ -43,6 +43,7 @@ internal sealed class ChannelPipeWriter : PipeWriter
         return _buffer.AsSpan(_written);
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
         if (_written == 0)
@@ -50,7 +51,12 @@ internal sealed class ChannelPipeWriter : PipeWriter
             return new FlushResult(isCanceled: false, isCompleted: false);
         }
 
-        var cancel = _flushCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // One token source for every flush (reset after each), canceled by CancelPendingFlush or,
+        // through a registration, by the caller's token: nothing allocated per flush.
+        var cancel = _flushCancel ??= new CancellationTokenSource();
+        using var link = cancellationToken.CanBeCanceled
+            ? cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), cancel)
+            : default;
         try
         {
             await _owner.Stream.WriteAsync(_buffer.AsMemory(0, _written), cancel.Token).ConfigureAwait(false);
@@ -64,8 +70,11 @@ internal sealed class ChannelPipeWriter : PipeWriter
         }
         finally
         {
-            _flushCancel = null;
-            cancel.Dispose();
+            if (!cancel.TryReset())
+            {
+                cancel.Dispose();
+                _flushCancel = null;
+            }
         }
     }
 

@@ -46,6 +46,7 @@ public sealed class DuplexPipeTransport : ITcpChanTransport, ISequenceTransport
         return n;
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     async ValueTask<bool> ISequenceTransport.ReceiveAsync(Action<ReadOnlySequence<byte>> deliver, CancellationToken cancellationToken)
     {
         var result = await _pipe.Input.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -60,6 +61,7 @@ public sealed class DuplexPipeTransport : ITcpChanTransport, ISequenceTransport
     }
 
     /// <inheritdoc />
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var flush = await _pipe.Output.WriteAsync(data, cancellationToken).ConfigureAwait(false);

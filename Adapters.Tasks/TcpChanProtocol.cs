@@ -156,6 +156,10 @@ public abstract class TcpChanProtocol : IDriverHandler
         }
     }
 
+    void IDriverHandler.OnTick()
+    {
+    }
+
     void IDriverHandler.OnTerminated(TcpChanSessionException error)
     {
         // ConnectionLost comes from RunAsync, after the channels' last events.

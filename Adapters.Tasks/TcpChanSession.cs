@@ -26,6 +26,7 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
     {
         options ??= new TcpChanSessionOptions();
         _acceptBacklog = options.AcceptBacklog;
+        Segments = new SegmentPool(options.Connection.SessionReceiveBudget);
         _accepted = System.Threading.Channels.Channel.CreateUnbounded<TcpChanStream>(new UnboundedChannelOptions { SingleWriter = true });
         Connection connection = isClient
             ? new ClientConnection(_ => new StreamChannel(this), options.Connection)
@@ -70,6 +71,9 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
     public TcpChanSessionException? EndError => Driver.Error;
 
     internal ConnectionDriver Driver { get; }
+
+    /// <summary>Segments for the channels' receive buffers (used under the driver's gate).</summary>
+    internal SegmentPool Segments { get; }
 
     /// <summary>Runs the client side over <paramref name="transport"/>: handshakes, and returns once the session is established.</summary>
     /// <exception cref="TcpChanSessionException">The handshake failed or the transport failed.</exception>
@@ -278,6 +282,8 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
                 break;
         }
     }
+
+    void IDriverHandler.OnTick() => Segments.Trim();
 
     void IDriverHandler.OnTerminated(TcpChanSessionException error)
     {

@@ -17,9 +17,10 @@ public sealed class TcpChanSessionOptions
 
     /// <summary>
     /// Writers wait while this many bytes are written but not yet handed to the transport,
-    /// so that a fast writer cannot grow memory faster than the transport drains it.
+    /// so that a fast writer cannot grow memory faster than the transport drains it. Checked
+    /// before each write, so it is also about the most one transport write carries.
     /// </summary>
-    public int MaxUnsentBytes { get; set; } = 4 * 1024 * 1024;
+    public int MaxUnsentBytes { get; set; } = 1024 * 1024;
 
     /// <summary>Accepted channels waiting for <see cref="TcpChanSession.AcceptChannelAsync"/>; more are reset with <see cref="ErrorCode.Refused"/>.</summary>
     public int AcceptBacklog { get; set; } = 1024;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TcpChan.Core;
 using TcpChan.Internal;
 
@@ -56,7 +57,10 @@ public sealed class TcpChanStream : Stream
 
     private ConnectionDriver Driver => _channel.Session.Driver;
 
+    // Pooled state machines: a read or write that has to wait allocates nothing in steady state.
+
     /// <inheritdoc />
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (buffer.IsEmpty)
@@ -77,8 +81,11 @@ public sealed class TcpChanStream : Stream
 
                 if (_channel.Buffer.Length > 0)
                 {
+                    // Consuming may produce a window update; most reads produce nothing, and
+                    // then the send loop is not woken.
                     n = _channel.Buffer.Read(buffer.Span);
                     _channel.Consumed(n);
+                    Driver.TakeEventsAndSignal();
                 }
                 else if (_channel.Failure is { } failure)
                 {
@@ -92,8 +99,6 @@ public sealed class TcpChanStream : Stream
 
             if (n >= 0)
             {
-                // Consuming may have produced a window update.
-                Driver.SignalSend();
                 return n;
             }
 
@@ -102,20 +107,50 @@ public sealed class TcpChanStream : Stream
     }
 
     /// <inheritdoc />
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         while (!buffer.IsEmpty)
         {
             cancellationToken.ThrowIfCancellationRequested();
             int n;
+            bool output;
             lock (Driver.Gate)
             {
                 ThrowIfUnwritable();
-                n = _channel.TryWrite(buffer.Span);
-                Driver.AddUnsent(n);
+
+                // Checked before writing, under the same lock: however many channels write at
+                // once, the session's output not yet sent stays near the limit.
+                n = Driver.IsOverUnsentLimit ? -1 : _channel.TryWrite(buffer.Span);
+                if (n > 0)
+                {
+                    Driver.AddUnsent(n);
+                }
+
+                output = Driver.TakeEvents();
             }
 
-            Driver.SignalSend();
+            if (output)
+            {
+                // Sent from this thread when no send is in progress (no wake-up of the send
+                // loop); a cancelable write does not wait past its token for a slow transport.
+                var send = Driver.SendNowAsync();
+                if (!send.IsCompleted && cancellationToken.CanBeCanceled)
+                {
+                    await send.AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await send.ConfigureAwait(false);
+                }
+            }
+
+            if (n < 0)
+            {
+                await Driver.WaitForDrainAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
             buffer = buffer.Slice(n);
             if (!buffer.IsEmpty)
             {

@@ -7,17 +7,44 @@ namespace TcpChan.Core;
 // everything produced between two takes leaves in one write.
 public abstract partial class Connection
 {
+    // Disposed transmits wait here for reuse. A driver may hold more than one at once (one being
+    // sent while the next is filled and taken), so there is room for two; a transmit that finds
+    // no room hands its buffer back to the pool.
+    private readonly DataTransmit?[] _spareTransmits = new DataTransmit?[2];
     private DataTransmit? _openTransmit;
-    private DataTransmit? _spareTransmit;
 
-    internal void ReturnTransmit(DataTransmit transmit) => Interlocked.Exchange(ref _spareTransmit, transmit);
+    internal void ReturnTransmit(DataTransmit transmit)
+    {
+        for (int i = 0; i < _spareTransmits.Length; i++)
+        {
+            if (Interlocked.CompareExchange(ref _spareTransmits[i], transmit, null) is null)
+            {
+                return;
+            }
+        }
+
+        transmit.ReleaseBuffer();
+    }
+
+    private DataTransmit? TakeSpareTransmit()
+    {
+        for (int i = 0; i < _spareTransmits.Length; i++)
+        {
+            if (Volatile.Read(ref _spareTransmits[i]) is not null && Interlocked.Exchange(ref _spareTransmits[i], null) is { } spare)
+            {
+                return spare;
+            }
+        }
+
+        return null;
+    }
 
     private DataTransmit OutputTransmit()
     {
         FramesSent++;
         if (_openTransmit is null)
         {
-            var transmit = Interlocked.Exchange(ref _spareTransmit, null);
+            var transmit = TakeSpareTransmit();
             if (transmit is null)
             {
                 transmit = new DataTransmit(this);

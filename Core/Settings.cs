@@ -22,8 +22,13 @@ public sealed class Settings
     /// <summary>Default credit of a new channel: 256 KiB.</summary>
     public const int DefaultInitialChannelWindow = 256 * 1024;
 
-    /// <summary>Default session credit: 64 MiB.</summary>
-    public const int DefaultInitialSessionWindow = 64 * 1024 * 1024;
+    /// <summary>
+    /// Default session credit: 8 MiB for all channels together (smux's default is 4 MiB). It
+    /// bounds what a side buffers for readers that have not read yet; a larger budget buys
+    /// throughput only where one session's bandwidth × round-trip time exceeds it (8 MiB
+    /// carries about 670 Mbit/s at 100 ms).
+    /// </summary>
+    public const int DefaultInitialSessionWindow = 8 * 1024 * 1024;
 
     /// <summary>Default and largest payload per frame (the u16 length's limit).</summary>
     public const int DefaultMaxFramePayload = ushort.MaxValue;

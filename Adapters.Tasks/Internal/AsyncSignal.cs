@@ -5,7 +5,8 @@ namespace TcpChan.Internal;
 /// <summary>
 /// A reusable wake-up for one waiter at a time, allocation-free: <see cref="Set"/> wakes the
 /// waiter, or the next wait if none is waiting; <see cref="Fail"/> makes every wait from now on
-/// throw. Continuations run asynchronously, never under the setter's lock.
+/// throw, <see cref="Complete"/> makes every wait from now on return at once (the waiter then
+/// looks at the state it waits on, which says why). Continuations run asynchronously, never under the setter's lock.
 /// </summary>
 internal sealed class AsyncSignal : IValueTaskSource
 {
@@ -14,6 +15,7 @@ internal sealed class AsyncSignal : IValueTaskSource
     private CancellationTokenRegistration _registration;
     private bool _waiting;
     private bool _signaled;
+    private bool _completed;
     private Exception? _error;
 
     public ValueTask WaitAsync(CancellationToken cancellationToken)
@@ -21,7 +23,7 @@ internal sealed class AsyncSignal : IValueTaskSource
         short version;
         lock (_lock)
         {
-            if (_signaled)
+            if (_signaled || _completed)
             {
                 _signaled = false;
                 return default;
@@ -69,6 +71,20 @@ internal sealed class AsyncSignal : IValueTaskSource
             else
             {
                 _signaled = true;
+            }
+        }
+    }
+
+    /// <summary>Wakes the waiter and lets every later wait through; cheaper than <see cref="Fail"/> where the waiter can tell why by itself.</summary>
+    public void Complete()
+    {
+        lock (_lock)
+        {
+            _completed = true;
+            if (_waiting)
+            {
+                _waiting = false;
+                _core.SetResult(true);
             }
         }
     }

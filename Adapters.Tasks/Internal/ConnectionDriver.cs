@@ -11,7 +11,10 @@ namespace TcpChan.Internal;
 /// Every call into the core holds <see cref="Gate"/>, and whoever calls it takes its events right
 /// there (<see cref="DrainEvents"/>): output goes to the outbox for the send loop, the rest to the
 /// handler, so a send stuck on a dead peer never delays a keepalive timeout or a protocol error.
-/// The session ends in one place, <see cref="Terminate"/>, which fails every pending operation.
+/// A stream writer sends its own output when no send is in progress (<see cref="SendNowAsync"/>),
+/// one thread hop less per write; one sender at a time owns the transport's send side, so frames
+/// leave in order. The session ends in one place, <see cref="Terminate"/>, which fails every
+/// pending operation.
 /// </summary>
 internal sealed class ConnectionDriver
 {
@@ -35,6 +38,7 @@ internal sealed class ConnectionDriver
     private TimeSpan? _rttReported;
     private ErrorCode? _peerGoAway;
     private bool _terminating;
+    private int _sendOwned; // 1 while the send loop or a writer sends: one sender at a time, in order
     private int _loopsRunning;
 
     public ConnectionDriver(Connection connection, ITcpChanTransport transport, TcpChanSessionOptions options, IDriverHandler handler)
@@ -80,6 +84,55 @@ internal sealed class ConnectionDriver
 
     /// <summary>Counts bytes a channel wrote (under <see cref="Gate"/>), for the writers' limit.</summary>
     public void AddUnsent(int count) => _unsent += count;
+
+    /// <summary>True when more than the limit is written but not yet sent. Under <see cref="Gate"/>.</summary>
+    public bool IsOverUnsentLimit => _unsent > _options.MaxUnsentBytes && !_terminating;
+
+    /// <summary>
+    /// After an API call into the core, under <see cref="Gate"/>: takes its events (output into
+    /// the outbox). True when there is output; the caller sends it with <see cref="SendNowAsync"/>
+    /// or wakes the send loop with <see cref="SignalSend"/>.
+    /// </summary>
+    public bool TakeEvents() => DrainEvents(signal: false);
+
+    /// <summary>Takes the core's events after an API call (under <see cref="Gate"/>) and wakes the send loop if there is output.</summary>
+    public void TakeEventsAndSignal() => DrainEvents(signal: true);
+
+    /// <summary>
+    /// For a writer that has just produced output: sends the outbox from this thread when no
+    /// send is in progress, without waking the send loop; otherwise the sender in progress takes
+    /// it before it lets go. Never called from the receive loop, which must not wait for sends.
+    /// The returned task never faults: a failed send ends the session.
+    /// </summary>
+    public ValueTask SendNowAsync()
+    {
+        if (Interlocked.CompareExchange(ref _sendOwned, 1, 0) != 0)
+        {
+            return default;
+        }
+
+        return SendOwnedAsync();
+    }
+
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendOwnedAsync()
+    {
+        try
+        {
+            await SendAllAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            if (!_terminating)
+            {
+                Terminate(new TcpChanSessionException(SessionEndReason.ConnectionLost, $"Sending failed: {ex.Message}", innerException: ex), graceful: false);
+            }
+        }
+        finally
+        {
+            ReleaseSend();
+        }
+    }
 
     /// <summary>Waits while more than the limit is written but not yet sent; fails once the session ended.</summary>
     public Task WaitForDrainAsync(CancellationToken cancellationToken)
@@ -243,8 +296,6 @@ internal sealed class ConnectionDriver
                 {
                     return;
                 }
-
-                SignalSend();
             }
 
             Terminate(new TcpChanSessionException(SessionEndReason.ConnectionLost, "The peer closed the connection."), graceful: false);
@@ -277,6 +328,8 @@ internal sealed class ConnectionDriver
             {
                 Connection.DataReceived(segment.Span, now);
             }
+
+            DrainEvents();
         }
     }
 
@@ -287,42 +340,30 @@ internal sealed class ConnectionDriver
             while (true)
             {
                 await _sendSignal.WaitAsync(CancellationToken.None).ConfigureAwait(false);
-                while (true)
+                if (Interlocked.CompareExchange(ref _sendOwned, 1, 0) != 0)
                 {
-                    bool terminating;
-                    lock (Gate)
-                    {
-                        DrainEvents();
-                        (_outbox, _sending) = (_sending, _outbox);
-                        terminating = _terminating;
-                    }
+                    // A writer is sending: it takes what is queued (and sees the end) before it lets go.
+                    continue;
+                }
 
-                    if (_sending.Count == 0)
-                    {
-                        if (terminating)
-                        {
-                            return;
-                        }
+                bool ended;
+                try
+                {
+                    ended = await SendAllAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    ReleaseSend();
+                }
 
-                        break;
-                    }
-
-                    foreach (var transmit in _sending)
-                    {
-                        int length = transmit.Payload.Length;
-                        await _transport.SendAsync(transmit.Payload, _sendAbort.Token).ConfigureAwait(false);
-                        TcpChanMetrics.BytesSent.Add(length);
-                        transmit.Dispose();
-                        Sent(length);
-                    }
-
-                    _sending.Clear();
+                if (ended)
+                {
+                    return;
                 }
             }
         }
         catch (Exception ex)
         {
-            _sending.Clear();
             if (!_terminating)
             {
                 Terminate(new TcpChanSessionException(SessionEndReason.ConnectionLost, $"Sending failed: {ex.Message}", innerException: ex), graceful: false);
@@ -334,12 +375,74 @@ internal sealed class ConnectionDriver
             // also ends a receive that does not observe cancellation.
             lock (Gate)
             {
-                DrainEvents();
+                DrainEvents(signal: false);
                 _outbox.Clear();
             }
 
             await CloseTransportAsync().ConfigureAwait(false);
             LoopEnded();
+        }
+    }
+
+    /// <summary>
+    /// Sends everything queued, batch after batch (all frames queued while a write was in flight
+    /// leave in the next), until nothing is left; the caller owns the send side. True when the
+    /// session is ending and everything is sent.
+    /// </summary>
+    private async ValueTask<bool> SendAllAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                bool terminating;
+                lock (Gate)
+                {
+                    DrainEvents(signal: false);
+                    (_outbox, _sending) = (_sending, _outbox);
+                    terminating = _terminating;
+                }
+
+                if (_sending.Count == 0)
+                {
+                    return terminating;
+                }
+
+                foreach (var transmit in _sending)
+                {
+                    int length = transmit.Payload.Length;
+                    await _transport.SendAsync(transmit.Payload, _sendAbort.Token).ConfigureAwait(false);
+                    TcpChanMetrics.BytesSent.Add(length);
+                    transmit.Dispose();
+                    Sent(length);
+                }
+
+                _sending.Clear();
+            }
+        }
+        catch
+        {
+            _sending.Clear();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Lets go of the send side. Output queued meanwhile by someone who found it taken, or the
+    /// session's end, is then the send loop's: wake it, so nothing waits for a later write.
+    /// </summary>
+    private void ReleaseSend()
+    {
+        Interlocked.Exchange(ref _sendOwned, 0);
+        bool more;
+        lock (Gate)
+        {
+            more = _outbox.Count > 0 || Connection.HasEvents || _terminating;
+        }
+
+        if (more)
+        {
+            SignalSend();
         }
     }
 
@@ -370,6 +473,7 @@ internal sealed class ConnectionDriver
 
                     Connection.HandleTimeout(Clock.Now);
                     DrainEvents();
+                    _handler.OnTick();
                 }
             }
         }
@@ -402,8 +506,8 @@ internal sealed class ConnectionDriver
         }
     }
 
-    /// <summary>Takes the core's events: output into the outbox, the rest to the handler. Under the gate.</summary>
-    private void DrainEvents()
+    /// <summary>Takes the core's events: output into the outbox, the rest to the handler. Under the gate. True when there is output to send.</summary>
+    private bool DrainEvents(bool signal = true)
     {
         bool output = false;
         while (Connection.NextEvent() is { } e)
@@ -457,10 +561,12 @@ internal sealed class ConnectionDriver
         }
 
         ReportCounters();
-        if (output)
+        if (output && signal)
         {
             SignalSend();
         }
+
+        return output;
     }
 
     private void ReportCounters()

@@ -1,77 +1,89 @@
-using System.Buffers;
-
 namespace TcpChan.Internal;
 
 /// <summary>
-/// Bytes a channel received and its reader has not taken yet: a pooled ring that grows by
-/// doubling (bounded by the channel's window) and goes back to the pool when empty.
+/// Bytes a channel received and its reader has not taken yet: a queue of 16 KiB segments from
+/// the session's <see cref="SegmentPool"/>, each handed back as soon as it has been read, so a
+/// channel holds only what it buffers (bounded by its window) and an idle channel holds nothing.
 /// </summary>
+/// <remarks>
+/// Segments stay below the large-object threshold and never move: many channels buffering at
+/// once (fanin) reuse the same small arrays, instead of large ones regrown by doubling and
+/// copying. Used under the driver's gate, like the pool.
+/// </remarks>
 internal sealed class ReceiveBuffer
 {
-    private byte[] _buffer = Array.Empty<byte>();
-    private int _start;
+    private readonly SegmentPool _pool;
+    private readonly Queue<byte[]> _segments = new();
+    private byte[]? _tail;   // the last segment, being filled
+    private int _tailUsed;   // bytes written into _tail
+    private int _headRead;   // bytes already read from the first segment
     private int _length;
+
+    public ReceiveBuffer(SegmentPool pool) => _pool = pool;
 
     public int Length => _length;
 
     public void Write(ReadOnlySpan<byte> data)
     {
-        if (_buffer.Length - _length < data.Length)
+        while (!data.IsEmpty)
         {
-            Grow(_length + data.Length);
-        }
+            if (_tail is null || _tailUsed == _tail.Length)
+            {
+                _tail = _pool.Rent();
+                _tailUsed = 0;
+                _segments.Enqueue(_tail);
+            }
 
-        int tail = (_start + _length) % Math.Max(1, _buffer.Length);
-        int first = Math.Min(data.Length, _buffer.Length - tail);
-        data.Slice(0, first).CopyTo(_buffer.AsSpan(tail));
-        data.Slice(first).CopyTo(_buffer);
-        _length += data.Length;
+            int n = Math.Min(data.Length, _tail.Length - _tailUsed);
+            data.Slice(0, n).CopyTo(_tail.AsSpan(_tailUsed));
+            _tailUsed += n;
+            _length += n;
+            data = data.Slice(n);
+        }
     }
 
     public int Read(Span<byte> destination)
     {
-        int n = Math.Min(destination.Length, _length);
-        int first = Math.Min(n, _buffer.Length - _start);
-        _buffer.AsSpan(_start, first).CopyTo(destination);
-        _buffer.AsSpan(0, n - first).CopyTo(destination.Slice(first));
-        _start = (_start + n) % _buffer.Length;
-        _length -= n;
-        if (_length == 0)
+        int total = 0;
+        while (!destination.IsEmpty && _length > 0)
         {
-            Clear();
+            var head = _segments.Peek();
+            int end = ReferenceEquals(head, _tail) ? _tailUsed : head.Length;
+            int n = Math.Min(destination.Length, end - _headRead);
+            head.AsSpan(_headRead, n).CopyTo(destination);
+            destination = destination.Slice(n);
+            _headRead += n;
+            _length -= n;
+            total += n;
+            if (_headRead == end)
+            {
+                ReleaseHead(head);
+            }
         }
 
-        return n;
+        return total;
     }
 
     public void Clear()
     {
-        _start = 0;
-        _length = 0;
-        if (_buffer.Length > 0)
+        while (_segments.Count > 0)
         {
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = Array.Empty<byte>();
+            ReleaseHead(_segments.Peek());
         }
+
+        _length = 0;
     }
 
-    private void Grow(int needed)
+    private void ReleaseHead(byte[] head)
     {
-        var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, Math.Max(4096, _buffer.Length * 2)));
-        int n = _length;
-        if (n > 0)
+        _segments.Dequeue();
+        _headRead = 0;
+        if (ReferenceEquals(head, _tail))
         {
-            int first = Math.Min(n, _buffer.Length - _start);
-            _buffer.AsSpan(_start, first).CopyTo(bigger);
-            _buffer.AsSpan(0, n - first).CopyTo(bigger.AsSpan(first));
+            _tail = null;
+            _tailUsed = 0;
         }
 
-        if (_buffer.Length > 0)
-        {
-            ArrayPool<byte>.Shared.Return(_buffer);
-        }
-
-        _buffer = bigger;
-        _start = 0;
+        _pool.Return(head);
     }
 }

@@ -13,6 +13,7 @@ internal sealed class StreamChannel : Channel
         : base(autoConsume: false)
     {
         Session = session;
+        Buffer = new ReceiveBuffer(session.Segments);
         Stream = new TcpChanStream(this);
     }
 
@@ -20,7 +21,7 @@ internal sealed class StreamChannel : Channel
 
     public TcpChanStream Stream { get; }
 
-    public ReceiveBuffer Buffer { get; } = new();
+    public ReceiveBuffer Buffer { get; }
 
     public AsyncSignal Readable { get; } = new();
 
@@ -96,9 +97,10 @@ internal sealed class StreamChannel : Channel
     {
         if (reason is ChannelCloseReason.Completed or ChannelCloseReason.LocalClose or ChannelCloseReason.RemoteClose)
         {
-            // A clean end: what is buffered can still be read, then end of stream.
+            // A clean end: what is buffered can still be read, then end of stream. A waiting
+            // writer wakes and finds the channel closed (no exception made unless one waits).
             Readable.Set();
-            Writable.Fail(new TcpChanChannelException(ChannelId, reason, null));
+            Writable.Complete();
         }
         else
         {

@@ -15,8 +15,10 @@ namespace TcpChan.Core;
 /// </remarks>
 public sealed class DataTransmit : ConnectionEvent, IDisposable
 {
-    // Buffers larger than this are not kept for reuse after a burst.
-    private const int RetainLimit = 1 << 20;
+    // Buffers larger than this are not kept for reuse after a burst. A transmit that outgrows
+    // it is regrown from InitialSize next time, copying at every doubling, so it sits above what
+    // a driver usually batches (Adapters.Tasks holds writers at 1 MiB unsent).
+    private const int RetainLimit = 2 << 20;
     private const int InitialSize = 4096;
 
     private readonly Connection? _owner;
@@ -56,6 +58,17 @@ public sealed class DataTransmit : ConnectionEvent, IDisposable
         }
 
         _owner.ReturnTransmit(this);
+    }
+
+    /// <summary>Hands the buffer back to the pool for good: this disposed transmit is dropped, not reused.</summary>
+    internal void ReleaseBuffer()
+    {
+        var buffer = _buffer;
+        _buffer = Array.Empty<byte>();
+        if (buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <inheritdoc />

@@ -183,8 +183,9 @@ public class PipeSessionTests
         await server.DisposeAsync();
         var readError = await Assert.ThrowsAnyAsync<TcpChanSessionException>(() => read.WaitAsync(Timeout));
         var flushError = await Assert.ThrowsAnyAsync<TcpChanSessionException>(() => flush.WaitAsync(Timeout));
-        Assert.Equal(SessionEndReason.ConnectionLost, readError.Reason);
-        Assert.Equal(SessionEndReason.ConnectionLost, flushError.Reason);
+        // The peer disposed its session (a go-away, then the end): a close, as over sockets.
+        Assert.Equal(SessionEndReason.Closed, readError.Reason);
+        Assert.Equal(SessionEndReason.Closed, flushError.Reason);
         await client.Completion.WaitAsync(Timeout);
     }
 

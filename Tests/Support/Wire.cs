@@ -33,8 +33,8 @@ public static class Wire
 
     // ---- version 1 ----
 
-    /// <summary>The settings frame a connection with default options sends: window 256 KiB, frames 65,535, 4,096 channels, session 64 MiB.</summary>
-    public const string DefaultSettingsHex = "010804" + "0100040000" + "020000ffff" + "0300001000" + "0404000000";
+    /// <summary>The settings frame a connection with default options sends: window 256 KiB, frames 65,535, 4,096 channels, session 8 MiB.</summary>
+    public const string DefaultSettingsHex = "010804" + "0100040000" + "020000ffff" + "0300001000" + "0400800000";
 
     /// <summary>A version-1 settings frame with these entries.</summary>
     public static byte[] Settings(params (byte Id, uint Value)[] entries)
