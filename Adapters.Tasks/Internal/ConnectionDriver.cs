@@ -39,6 +39,9 @@ internal sealed class ConnectionDriver
     private ErrorCode? _peerGoAway;
     private bool _terminating;
     private int _sendOwned; // 1 while the send loop or a writer sends: one sender at a time, in order
+    private byte[]? _coalesce; // the send side's buffer for batches of small transmits
+    private const int CoalesceLimit = 16 * 1024;       // transmits up to this size are copied into one write
+    private const int CoalesceBufferSize = 256 * 1024;
     private int _loopsRunning;
 
     public ConnectionDriver(Connection connection, ITcpChanTransport transport, TcpChanSessionOptions options, IDriverHandler handler)
@@ -119,7 +122,11 @@ internal sealed class ConnectionDriver
     {
         try
         {
-            await SendAllAsync().ConfigureAwait(false);
+            if (await SendAllAsync().ConfigureAwait(false))
+            {
+                // The session is ending: the send loop sends what is left and closes the transport.
+                SignalSend();
+            }
         }
         catch (Exception ex)
         {
@@ -128,15 +135,17 @@ internal sealed class ConnectionDriver
                 Terminate(new TcpChanSessionException(SessionEndReason.ConnectionLost, $"Sending failed: {ex.Message}", innerException: ex), graceful: false);
             }
         }
-        finally
-        {
-            ReleaseSend();
-        }
     }
 
     /// <summary>Waits while more than the limit is written but not yet sent; fails once the session ended.</summary>
     public Task WaitForDrainAsync(CancellationToken cancellationToken)
     {
+        // The common case without the lock: a racy read only moves a soft limit by one write.
+        if (!Volatile.Read(ref _terminating) && Volatile.Read(ref _unsent) <= _options.MaxUnsentBytes)
+        {
+            return Task.CompletedTask;
+        }
+
         TaskCompletionSource waiter;
         lock (Gate)
         {
@@ -346,17 +355,7 @@ internal sealed class ConnectionDriver
                     continue;
                 }
 
-                bool ended;
-                try
-                {
-                    ended = await SendAllAsync().ConfigureAwait(false);
-                }
-                finally
-                {
-                    ReleaseSend();
-                }
-
-                if (ended)
+                if (await SendAllAsync().ConfigureAwait(false))
                 {
                     return;
                 }
@@ -386,11 +385,13 @@ internal sealed class ConnectionDriver
 
     /// <summary>
     /// Sends everything queued, batch after batch (all frames queued while a write was in flight
-    /// leave in the next), until nothing is left; the caller owns the send side. True when the
-    /// session is ending and everything is sent.
+    /// leave in the next), until nothing is left; the caller owns the send side and, when this
+    /// returns, no longer does (it lets go under the gate, where output is queued, so nothing
+    /// queued meanwhile is missed). True when the session is ending and everything is sent.
     /// </summary>
     private async ValueTask<bool> SendAllAsync()
     {
+        int sent = 0;
         try
         {
             while (true)
@@ -398,33 +399,92 @@ internal sealed class ConnectionDriver
                 bool terminating;
                 lock (Gate)
                 {
+                    if (sent > 0)
+                    {
+                        Sent(sent);
+                        sent = 0;
+                    }
+
                     DrainEvents(signal: false);
                     (_outbox, _sending) = (_sending, _outbox);
                     terminating = _terminating;
+                    if (_sending.Count == 0)
+                    {
+                        Interlocked.Exchange(ref _sendOwned, 0);
+                        return terminating;
+                    }
                 }
 
-                if (_sending.Count == 0)
+                if (_sending.Count > 1)
                 {
-                    return terminating;
+                    sent = await SendCoalescedAsync().ConfigureAwait(false);
                 }
-
-                foreach (var transmit in _sending)
+                else
                 {
-                    int length = transmit.Payload.Length;
+                    var transmit = _sending[0];
+                    sent = transmit.Payload.Length;
                     await _transport.SendAsync(transmit.Payload, _sendAbort.Token).ConfigureAwait(false);
-                    TcpChanMetrics.BytesSent.Add(length);
                     transmit.Dispose();
-                    Sent(length);
                 }
 
+                TcpChanMetrics.BytesSent.Add(sent);
                 _sending.Clear();
             }
         }
         catch
         {
             _sending.Clear();
+            ReleaseSend();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Sends a batch of several transmits: the small ones (many channels' frames, each taken
+    /// after its own call into the core) are copied into one buffer and leave in one transport
+    /// write, not one write each; a large one goes as it is, without the copy.
+    /// </summary>
+    private async ValueTask<int> SendCoalescedAsync()
+    {
+        int total = 0;
+        int pending = 0;
+        foreach (var transmit in _sending)
+        {
+            var payload = transmit.Payload;
+            total += payload.Length;
+            if (payload.Length <= CoalesceLimit && pending + payload.Length <= CoalesceBufferSize)
+            {
+                _coalesce ??= new byte[CoalesceBufferSize];
+                payload.Span.CopyTo(_coalesce.AsSpan(pending));
+                pending += payload.Length;
+                transmit.Dispose();
+                continue;
+            }
+
+            if (pending > 0)
+            {
+                await _transport.SendAsync(_coalesce.AsMemory(0, pending), _sendAbort.Token).ConfigureAwait(false);
+                pending = 0;
+            }
+
+            if (payload.Length <= CoalesceLimit)
+            {
+                payload.Span.CopyTo(_coalesce);
+                pending = payload.Length;
+                transmit.Dispose();
+                continue;
+            }
+
+            await _transport.SendAsync(payload, _sendAbort.Token).ConfigureAwait(false);
+            transmit.Dispose();
+        }
+
+        if (pending > 0)
+        {
+            await _transport.SendAsync(_coalesce.AsMemory(0, pending), _sendAbort.Token).ConfigureAwait(false);
+        }
+
+        return total;
     }
 
     /// <summary>
@@ -489,21 +549,19 @@ internal sealed class ConnectionDriver
     /// <summary>A write to the transport finished: writers waiting for room may go on.</summary>
     private void Sent(int length)
     {
-        lock (Gate)
+        // Under the gate.
+        _unsent = Math.Max(0, _unsent - length);
+        if (_unsent > _options.MaxUnsentBytes || _drainWaiters.Count == 0)
         {
-            _unsent = Math.Max(0, _unsent - length);
-            if (_unsent > _options.MaxUnsentBytes || _drainWaiters.Count == 0)
-            {
-                return;
-            }
-
-            foreach (var waiter in _drainWaiters)
-            {
-                waiter.TrySetResult();
-            }
-
-            _drainWaiters.Clear();
+            return;
         }
+
+        foreach (var waiter in _drainWaiters)
+        {
+            waiter.TrySetResult();
+        }
+
+        _drainWaiters.Clear();
     }
 
     /// <summary>Takes the core's events: output into the outbox, the rest to the handler. Under the gate. True when there is output to send.</summary>
