@@ -40,6 +40,9 @@ internal sealed class ConnectionDriver
     private bool _terminating;
     private int _sendOwned; // 1 while the send loop or a writer sends: one sender at a time, in order
     private byte[]? _coalesce; // the send side's buffer for batches of small transmits
+    private List<AsyncSignal> _wakes = new();      // readers and writers to wake once the receive loop lets go of the gate
+    private List<AsyncSignal> _waking = new();
+    private bool _deferWakes;                      // under the gate: the receive loop is handing input to the core
     private const int CoalesceLimit = 16 * 1024;       // transmits up to this size are copied into one write
     private const int CoalesceBufferSize = 256 * 1024;
     private int _loopsRunning;
@@ -80,6 +83,23 @@ internal sealed class ConnectionDriver
         _ = Task.Run(ReceiveLoopAsync);
         _ = Task.Run(SendLoopAsync);
         _ = Task.Run(TimerLoopAsync);
+    }
+
+    /// <summary>
+    /// Wakes a channel's reader or writer (under <see cref="Gate"/>). While the receive loop hands
+    /// input to the core, the wake-up waits until it lets go of the gate: a reader woken at once
+    /// would only block on the gate the loop still holds, for the rest of the input.
+    /// </summary>
+    public void Wake(AsyncSignal signal)
+    {
+        if (_deferWakes)
+        {
+            _wakes.Add(signal);
+        }
+        else
+        {
+            signal.Set();
+        }
     }
 
     /// <summary>Tells the send loop that the core may have output (after an API call into it).</summary>
@@ -274,9 +294,20 @@ internal sealed class ConnectionDriver
                         return;
                     }
 
-                    Connection.DataReceived(buffer.AsSpan(0, n), Clock.Now);
-                    DrainEvents();
+                    _deferWakes = true;
+                    try
+                    {
+                        Connection.DataReceived(buffer.AsSpan(0, n), Clock.Now);
+                        DrainEvents();
+                    }
+                    finally
+                    {
+                        _deferWakes = false;
+                        (_wakes, _waking) = (_waking, _wakes);
+                    }
                 }
+
+                WakeDeferred();
             }
         }
         catch (Exception ex)
@@ -322,6 +353,17 @@ internal sealed class ConnectionDriver
         }
     }
 
+    /// <summary>The receive loop, after it let go of the gate: the wake-ups its input produced.</summary>
+    private void WakeDeferred()
+    {
+        foreach (var signal in _waking)
+        {
+            signal.Set();
+        }
+
+        _waking.Clear();
+    }
+
     private void Deliver(System.Buffers.ReadOnlySequence<byte> data)
     {
         TcpChanMetrics.BytesReceived.Add(data.Length);
@@ -333,13 +375,24 @@ internal sealed class ConnectionDriver
             }
 
             var now = Clock.Now;
-            foreach (var segment in data)
+            _deferWakes = true;
+            try
             {
-                Connection.DataReceived(segment.Span, now);
-            }
+                foreach (var segment in data)
+                {
+                    Connection.DataReceived(segment.Span, now);
+                }
 
-            DrainEvents();
+                DrainEvents();
+            }
+            finally
+            {
+                _deferWakes = false;
+                (_wakes, _waking) = (_waking, _wakes);
+            }
         }
+
+        WakeDeferred();
     }
 
     private async Task SendLoopAsync()

@@ -82,7 +82,7 @@ internal sealed class StreamChannel : Channel
         }
 
         Buffer.Write(data);
-        Readable.Set();
+        Session.Driver.Wake(Readable);
     }
 
     protected override void OnEndOfData()
@@ -91,7 +91,7 @@ internal sealed class StreamChannel : Channel
         Readable.Set();
     }
 
-    protected override void OnWritable() => Writable.Set();
+    protected override void OnWritable() => Session.Driver.Wake(Writable);
 
     protected override void OnClosed(ChannelCloseReason reason)
     {
