@@ -70,7 +70,25 @@ public sealed class TcpChanStream : Stream
 
         while (true)
         {
-            int n = -1;
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_channel.Buffer.Length > 0 && _channel.Sink is null)
+            {
+                // The copy out of the buffer holds only the buffer's lock, not the session's gate;
+                // the gate is taken for the credit alone. Consuming may produce a window update;
+                // most reads produce nothing, and then the send loop is not woken.
+                int n = _channel.Buffer.Read(buffer.Span);
+                if (n > 0)
+                {
+                    lock (Driver.Gate)
+                    {
+                        _channel.Consumed(n);
+                        Driver.TakeEventsAndSignal();
+                    }
+
+                    return n;
+                }
+            }
+
             lock (Driver.Gate)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
@@ -81,25 +99,18 @@ public sealed class TcpChanStream : Stream
 
                 if (_channel.Buffer.Length > 0)
                 {
-                    // Consuming may produce a window update; most reads produce nothing, and
-                    // then the send loop is not woken.
-                    n = _channel.Buffer.Read(buffer.Span);
-                    _channel.Consumed(n);
-                    Driver.TakeEventsAndSignal();
+                    continue; // arrived meanwhile
                 }
-                else if (_channel.Failure is { } failure)
+
+                if (_channel.Failure is { } failure)
                 {
                     throw Rethrow(failure);
                 }
-                else if (_channel.IsClosed || _channel.IsEndOfData)
+
+                if (_channel.IsClosed || _channel.IsEndOfData)
                 {
                     return 0;
                 }
-            }
-
-            if (n >= 0)
-            {
-                return n;
             }
 
             await _channel.Readable.WaitAsync(cancellationToken).ConfigureAwait(false);

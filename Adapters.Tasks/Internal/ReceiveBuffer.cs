@@ -8,7 +8,9 @@ namespace TcpChan.Internal;
 /// <remarks>
 /// Segments stay below the large-object threshold and never move: many channels buffering at
 /// once (fanin) reuse the same small arrays, instead of large ones regrown by doubling and
-/// copying. Used under the driver's gate, like the pool.
+/// copying. Written by the receive loop under the driver's gate and read by the stream's reader
+/// outside it (so the reader's copy does not hold up the whole session): a lock of its own
+/// guards the segments.
 /// </remarks>
 internal sealed class ReceiveBuffer
 {
@@ -21,57 +23,66 @@ internal sealed class ReceiveBuffer
 
     public ReceiveBuffer(SegmentPool pool) => _pool = pool;
 
-    public int Length => _length;
+    public int Length => Volatile.Read(ref _length);
 
     public void Write(ReadOnlySpan<byte> data)
     {
-        while (!data.IsEmpty)
+        lock (_segments)
         {
-            if (_tail is null || _tailUsed == _tail.Length)
+            while (!data.IsEmpty)
             {
-                _tail = _pool.Rent();
-                _tailUsed = 0;
-                _segments.Enqueue(_tail);
-            }
+                if (_tail is null || _tailUsed == _tail.Length)
+                {
+                    _tail = _pool.Rent();
+                    _tailUsed = 0;
+                    _segments.Enqueue(_tail);
+                }
 
-            int n = Math.Min(data.Length, _tail.Length - _tailUsed);
-            data.Slice(0, n).CopyTo(_tail.AsSpan(_tailUsed));
-            _tailUsed += n;
-            _length += n;
-            data = data.Slice(n);
+                int n = Math.Min(data.Length, _tail.Length - _tailUsed);
+                data.Slice(0, n).CopyTo(_tail.AsSpan(_tailUsed));
+                _tailUsed += n;
+                _length += n;
+                data = data.Slice(n);
+            }
         }
     }
 
     public int Read(Span<byte> destination)
     {
-        int total = 0;
-        while (!destination.IsEmpty && _length > 0)
+        lock (_segments)
         {
-            var head = _segments.Peek();
-            int end = ReferenceEquals(head, _tail) ? _tailUsed : head.Length;
-            int n = Math.Min(destination.Length, end - _headRead);
-            head.AsSpan(_headRead, n).CopyTo(destination);
-            destination = destination.Slice(n);
-            _headRead += n;
-            _length -= n;
-            total += n;
-            if (_headRead == end)
+            int total = 0;
+            while (!destination.IsEmpty && _length > 0)
             {
-                ReleaseHead(head);
+                var head = _segments.Peek();
+                int end = ReferenceEquals(head, _tail) ? _tailUsed : head.Length;
+                int n = Math.Min(destination.Length, end - _headRead);
+                head.AsSpan(_headRead, n).CopyTo(destination);
+                destination = destination.Slice(n);
+                _headRead += n;
+                _length -= n;
+                total += n;
+                if (_headRead == end)
+                {
+                    ReleaseHead(head);
+                }
             }
-        }
 
-        return total;
+            return total;
+        }
     }
 
     public void Clear()
     {
-        while (_segments.Count > 0)
+        lock (_segments)
         {
-            ReleaseHead(_segments.Peek());
-        }
+            while (_segments.Count > 0)
+            {
+                ReleaseHead(_segments.Peek());
+            }
 
-        _length = 0;
+            _length = 0;
+        }
     }
 
     private void ReleaseHead(byte[] head)

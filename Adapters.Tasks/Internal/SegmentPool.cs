@@ -4,8 +4,8 @@ namespace TcpChan.Internal;
 /// The 16 KiB segments of one session's receive buffers. Free segments are kept for reuse up to
 /// the session budget (the most that can ever be buffered), so a session that buffers up to its
 /// budget over and over allocates nothing; the driver's timer trims what an idle session keeps
-/// (<see cref="Trim"/>). A session's channels take and return segments under its gate, so this
-/// needs no lock of its own.
+/// (<see cref="Trim"/>). Segments are taken under the session's gate and handed back by
+/// readers outside it, so the pool has a lock of its own (held for a push or a pop).
 /// </summary>
 internal sealed class SegmentPool
 {
@@ -20,33 +20,46 @@ internal sealed class SegmentPool
 
     public byte[] Rent()
     {
-        _used = true;
-        return _free.Count > 0 ? _free.Pop() : System.Buffers.ArrayPool<byte>.Shared.Rent(SegmentSize);
+        lock (_free)
+        {
+            _used = true;
+            if (_free.Count > 0)
+            {
+                return _free.Pop();
+            }
+        }
+
+        return System.Buffers.ArrayPool<byte>.Shared.Rent(SegmentSize);
     }
 
     public void Return(byte[] segment)
     {
-        if (_free.Count < _maxFree)
+        lock (_free)
         {
-            _free.Push(segment);
+            if (_free.Count < _maxFree)
+            {
+                _free.Push(segment);
+                return;
+            }
         }
-        else
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(segment);
-        }
+
+        System.Buffers.ArrayPool<byte>.Shared.Return(segment);
     }
 
     /// <summary>On each timer tick: a pool unused since the last tick gives back half of what it keeps above 256 KiB.</summary>
     public void Trim()
     {
-        if (!_used)
+        lock (_free)
         {
-            for (int n = (_free.Count - KeptWhenIdle + 1) / 2; n > 0; n--)
+            if (!_used)
             {
-                System.Buffers.ArrayPool<byte>.Shared.Return(_free.Pop());
+                for (int n = (_free.Count - KeptWhenIdle + 1) / 2; n > 0; n--)
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(_free.Pop());
+                }
             }
-        }
 
-        _used = false;
+            _used = false;
+        }
     }
 }
