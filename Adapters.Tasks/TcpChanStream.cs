@@ -97,19 +97,24 @@ public sealed class TcpChanStream : Stream
                     throw new InvalidOperationException("This channel is read through its pipe view (AsDuplexPipe).");
                 }
 
-                if (_channel.Buffer.Length > 0)
+                // Pending first, then the buffer: a copy adds to the buffer before it stops
+                // counting as pending, so nothing received is missed before the end is reported.
+                if (_channel.PendingCopy == 0)
                 {
-                    continue; // arrived meanwhile
-                }
+                    if (_channel.Buffer.Length > 0)
+                    {
+                        continue; // arrived meanwhile
+                    }
 
-                if (_channel.Failure is { } failure)
-                {
-                    throw Rethrow(failure);
-                }
+                    if (_channel.Failure is { } failure)
+                    {
+                        throw Rethrow(failure);
+                    }
 
-                if (_channel.IsClosed || _channel.IsEndOfData)
-                {
-                    return 0;
+                    if (_channel.IsClosed || _channel.IsEndOfData)
+                    {
+                        return 0;
+                    }
                 }
             }
 

@@ -43,6 +43,9 @@ internal sealed class ConnectionDriver
     private List<AsyncSignal> _wakes = new();      // readers and writers to wake once the receive loop lets go of the gate
     private List<AsyncSignal> _waking = new();
     private bool _deferWakes;                      // under the gate: the receive loop is handing input to the core
+    private ReadOnlyMemory<byte> _input;           // under the gate: the input the core is parsing, while it is
+    private List<(StreamChannel Channel, ReadOnlyMemory<byte> Data)> _copies = new(); // received data to copy once the gate is free
+    private List<(StreamChannel Channel, ReadOnlyMemory<byte> Data)> _copying = new();
     private const int CoalesceLimit = 16 * 1024;       // transmits up to this size are copied into one write
     private const int CoalesceBufferSize = 256 * 1024;
     private int _loopsRunning;
@@ -100,6 +103,33 @@ internal sealed class ConnectionDriver
         {
             signal.Set();
         }
+    }
+
+    /// <summary>
+    /// For a channel that received <paramref name="data"/> (under <see cref="Gate"/>): when it is
+    /// a slice of the input the receive loop is handing to the core, notes it and returns true;
+    /// the loop copies it into the channel's buffer (<see cref="StreamChannel.FinishCopy"/>) once
+    /// it has let go of the gate, before it reads more input, so the copies of a whole input
+    /// chunk do not hold up every other call into the session.
+    /// </summary>
+    public bool TryDeferCopy(StreamChannel channel, ReadOnlySpan<byte> data)
+    {
+        if (!_deferWakes || _input.IsEmpty)
+        {
+            return false;
+        }
+
+        var input = _input.Span;
+        nint offset = System.Runtime.CompilerServices.Unsafe.ByteOffset(
+            ref System.Runtime.InteropServices.MemoryMarshal.GetReference(input),
+            ref System.Runtime.InteropServices.MemoryMarshal.GetReference(data));
+        if (offset < 0 || offset > input.Length - data.Length)
+        {
+            return false;
+        }
+
+        _copies.Add((channel, _input.Slice((int)offset, data.Length)));
+        return true;
     }
 
     /// <summary>Tells the send loop that the core may have output (after an API call into it).</summary>
@@ -297,17 +327,17 @@ internal sealed class ConnectionDriver
                     _deferWakes = true;
                     try
                     {
+                        _input = buffer.AsMemory(0, n);
                         Connection.DataReceived(buffer.AsSpan(0, n), Clock.Now);
                         DrainEvents();
                     }
                     finally
                     {
-                        _deferWakes = false;
-                        (_wakes, _waking) = (_waking, _wakes);
+                        EndInput();
                     }
                 }
 
-                WakeDeferred();
+                FinishInput();
             }
         }
         catch (Exception ex)
@@ -353,9 +383,24 @@ internal sealed class ConnectionDriver
         }
     }
 
-    /// <summary>The receive loop, after it let go of the gate: the wake-ups its input produced.</summary>
-    private void WakeDeferred()
+    /// <summary>The receive loop, still under the gate, once the core has taken its input.</summary>
+    private void EndInput()
     {
+        _deferWakes = false;
+        _input = default;
+        (_wakes, _waking) = (_waking, _wakes);
+        (_copies, _copying) = (_copying, _copies);
+    }
+
+    /// <summary>The receive loop, after it let go of the gate: the copies and wake-ups its input produced.</summary>
+    private void FinishInput()
+    {
+        foreach (var (channel, data) in _copying)
+        {
+            channel.FinishCopy(data.Span);
+        }
+
+        _copying.Clear();
         foreach (var signal in _waking)
         {
             signal.Set();
@@ -380,6 +425,7 @@ internal sealed class ConnectionDriver
             {
                 foreach (var segment in data)
                 {
+                    _input = segment;
                     Connection.DataReceived(segment.Span, now);
                 }
 
@@ -387,12 +433,11 @@ internal sealed class ConnectionDriver
             }
             finally
             {
-                _deferWakes = false;
-                (_wakes, _waking) = (_waking, _wakes);
+                EndInput();
             }
         }
 
-        WakeDeferred();
+        FinishInput();
     }
 
     private async Task SendLoopAsync()

@@ -20,15 +20,24 @@ internal sealed class ReceiveBuffer
     private int _tailUsed;   // bytes written into _tail
     private int _headRead;   // bytes already read from the first segment
     private int _length;
+    private bool _closed;    // cleared for good, or handed over to a pipe view: writes are refused
 
     public ReceiveBuffer(SegmentPool pool) => _pool = pool;
 
     public int Length => Volatile.Read(ref _length);
 
-    public void Write(ReadOnlySpan<byte> data)
+    public void Write(ReadOnlySpan<byte> data) => TryWrite(data);
+
+    /// <summary>Appends <paramref name="data"/>; false when the buffer was closed (<see cref="Clear"/>, <see cref="TakeAll"/>).</summary>
+    public bool TryWrite(ReadOnlySpan<byte> data)
     {
         lock (_segments)
         {
+            if (_closed)
+            {
+                return false;
+            }
+
             while (!data.IsEmpty)
             {
                 if (_tail is null || _tailUsed == _tail.Length)
@@ -44,6 +53,8 @@ internal sealed class ReceiveBuffer
                 _length += n;
                 data = data.Slice(n);
             }
+
+            return true;
         }
     }
 
@@ -72,16 +83,30 @@ internal sealed class ReceiveBuffer
         }
     }
 
+    /// <summary>Drops what is buffered and refuses later writes (the channel ended abnormally or was disposed).</summary>
     public void Clear()
     {
         lock (_segments)
         {
+            _closed = true;
             while (_segments.Count > 0)
             {
                 ReleaseHead(_segments.Peek());
             }
 
             _length = 0;
+        }
+    }
+
+    /// <summary>Everything buffered, in a new array; later writes are refused (a pipe view takes over).</summary>
+    public byte[] TakeAll()
+    {
+        lock (_segments)
+        {
+            var all = new byte[_length];
+            Read(all);
+            _closed = true;
+            return all;
         }
     }
 

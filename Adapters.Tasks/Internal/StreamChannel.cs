@@ -25,6 +25,11 @@ internal sealed class StreamChannel : Channel
 
     public AsyncSignal Readable { get; } = new();
 
+    /// <summary>Bytes received and not yet copied into <see cref="Buffer"/> (the receive loop copies them once it lets go of the gate).</summary>
+    public int PendingCopy => Volatile.Read(ref _pendingCopy);
+
+    private int _pendingCopy;
+
     public AsyncSignal Writable { get; } = new();
 
     /// <summary>Why reads and writes fail, once the channel ended abnormally.</summary>
@@ -41,11 +46,13 @@ internal sealed class StreamChannel : Channel
             throw new InvalidOperationException("This channel already has a pipe view.");
         }
 
+        // The receive loop may still be copying data in (outside the gate, without waiting for
+        // anything): let it finish, so everything received goes to the sink, in order.
+        SpinWait.SpinUntil(() => PendingCopy == 0);
         Sink = sink;
-        if (Buffer.Length > 0)
+        var held = Buffer.TakeAll();
+        if (held.Length > 0)
         {
-            var held = new byte[Buffer.Length];
-            Buffer.Read(held);
             sink.OnData(held);
         }
 
@@ -81,8 +88,25 @@ internal sealed class StreamChannel : Channel
             return;
         }
 
+        if (Session.Driver.TryDeferCopy(this, data))
+        {
+            Interlocked.Add(ref _pendingCopy, data.Length);
+            return;
+        }
+
         Buffer.Write(data);
         Session.Driver.Wake(Readable);
+    }
+
+    /// <summary>The receive loop, outside the gate: copies what <see cref="DataReceived"/> deferred, then wakes the reader.</summary>
+    public void FinishCopy(ReadOnlySpan<byte> data)
+    {
+        // Refused once the channel failed or was disposed: the data is dropped with it.
+        Buffer.TryWrite(data);
+
+        // After the write: a reader that sees nothing pending sees the data (see TcpChanStream.ReadAsync).
+        Interlocked.Add(ref _pendingCopy, -data.Length);
+        Readable.Set();
     }
 
     protected override void OnEndOfData()
