@@ -131,6 +131,7 @@ public sealed class TcpChanStream : Stream
             cancellationToken.ThrowIfCancellationRequested();
             int n;
             bool output;
+            AsyncSignal? writable = null;
             lock (Driver.Gate)
             {
                 ThrowIfUnwritable();
@@ -141,6 +142,13 @@ public sealed class TcpChanStream : Stream
                 if (n > 0)
                 {
                     Driver.AddUnsent(n);
+                }
+
+                if (n >= 0 && n < buffer.Length)
+                {
+                    // Made under the gate, with the write that found no credit: a window update
+                    // handled after it wakes this wait (the signal remembers a wake-up before the wait).
+                    writable = _channel.Writable;
                 }
 
                 output = Driver.TakeEvents();
@@ -171,7 +179,7 @@ public sealed class TcpChanStream : Stream
             if (!buffer.IsEmpty)
             {
                 TcpChanMetrics.FlowControlStalls.Add(1);
-                await _channel.Writable.WaitAsync(cancellationToken).ConfigureAwait(false);
+                await writable!.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -245,10 +253,10 @@ public sealed class TcpChanStream : Stream
                 _channel.Buffer.Clear();
                 _channel.Close();
 
-                // A read or write still waiting (on another thread) must not wait for the peer.
-                var disposed = new ObjectDisposedException(GetType().FullName);
-                _channel.Readable.Fail(disposed);
-                _channel.Writable.Fail(disposed);
+                // A read or write still waiting (on another thread) must not wait for the peer:
+                // it wakes, finds the stream disposed and throws ObjectDisposedException.
+                _channel.Readable.Complete();
+                _channel.WritableIfCreated?.Complete();
             }
 
             Driver.SignalSend();

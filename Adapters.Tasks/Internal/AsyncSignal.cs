@@ -10,7 +10,6 @@ namespace TcpChan.Internal;
 /// </summary>
 internal sealed class AsyncSignal : IValueTaskSource
 {
-    private readonly object _lock = new();
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
     private CancellationTokenRegistration _registration;
     private bool _waiting;
@@ -21,7 +20,7 @@ internal sealed class AsyncSignal : IValueTaskSource
     public ValueTask WaitAsync(CancellationToken cancellationToken)
     {
         short version;
-        lock (_lock)
+        lock (this)
         {
             if (_signaled || _completed)
             {
@@ -61,7 +60,7 @@ internal sealed class AsyncSignal : IValueTaskSource
 
     public void Set()
     {
-        lock (_lock)
+        lock (this)
         {
             if (_waiting)
             {
@@ -78,7 +77,7 @@ internal sealed class AsyncSignal : IValueTaskSource
     /// <summary>Wakes the waiter and lets every later wait through; cheaper than <see cref="Fail"/> where the waiter can tell why by itself.</summary>
     public void Complete()
     {
-        lock (_lock)
+        lock (this)
         {
             _completed = true;
             if (_waiting)
@@ -91,7 +90,7 @@ internal sealed class AsyncSignal : IValueTaskSource
 
     public void Fail(Exception error)
     {
-        lock (_lock)
+        lock (this)
         {
             _error ??= error;
             if (_waiting)
@@ -104,7 +103,7 @@ internal sealed class AsyncSignal : IValueTaskSource
 
     private void Cancel(CancellationToken token)
     {
-        lock (_lock)
+        lock (this)
         {
             if (_waiting)
             {

@@ -8,19 +8,20 @@ namespace TcpChan.Internal;
 /// <remarks>
 /// Segments stay below the large-object threshold and never move: many channels buffering at
 /// once (fanin) reuse the same small arrays, instead of large ones regrown by doubling and
-/// copying. Written by the receive loop under the driver's gate and read by the stream's reader
-/// outside it (so the reader's copy does not hold up the whole session): a lock of its own
-/// guards the segments.
+/// copying. The first segment has a field of its own, so a channel that never buffers more
+/// than one segment allocates no queue. Written by the receive loop and read by the stream's
+/// reader, neither holding the session's gate for the copy: a lock of its own guards it.
 /// </remarks>
 internal sealed class ReceiveBuffer
 {
     private readonly SegmentPool _pool;
-    private readonly Queue<byte[]> _segments = new();
-    private byte[]? _tail;   // the last segment, being filled
-    private int _tailUsed;   // bytes written into _tail
-    private int _headRead;   // bytes already read from the first segment
+    private byte[]? _head;          // the first segment, being read
+    private Queue<byte[]>? _rest;   // the segments after it, the last being _tail
+    private byte[]? _tail;          // the last segment, being filled
+    private int _tailUsed;          // bytes written into _tail
+    private int _headRead;          // bytes already read from _head
     private int _length;
-    private bool _closed;    // cleared for good, or handed over to a pipe view: writes are refused
+    private bool _closed;           // cleared for good, or handed over to a pipe view: writes are refused
 
     public ReceiveBuffer(SegmentPool pool) => _pool = pool;
 
@@ -31,7 +32,7 @@ internal sealed class ReceiveBuffer
     /// <summary>Appends <paramref name="data"/>; false when the buffer was closed (<see cref="Clear"/>, <see cref="TakeAll"/>).</summary>
     public bool TryWrite(ReadOnlySpan<byte> data)
     {
-        lock (_segments)
+        lock (this)
         {
             if (_closed)
             {
@@ -42,9 +43,18 @@ internal sealed class ReceiveBuffer
             {
                 if (_tail is null || _tailUsed == _tail.Length)
                 {
-                    _tail = _pool.Rent();
+                    var segment = _pool.Rent();
+                    if (_head is null)
+                    {
+                        _head = segment;
+                    }
+                    else
+                    {
+                        (_rest ??= new Queue<byte[]>()).Enqueue(segment);
+                    }
+
+                    _tail = segment;
                     _tailUsed = 0;
-                    _segments.Enqueue(_tail);
                 }
 
                 int n = Math.Min(data.Length, _tail.Length - _tailUsed);
@@ -60,12 +70,11 @@ internal sealed class ReceiveBuffer
 
     public int Read(Span<byte> destination)
     {
-        lock (_segments)
+        lock (this)
         {
             int total = 0;
-            while (!destination.IsEmpty && _length > 0)
+            while (!destination.IsEmpty && _head is { } head)
             {
-                var head = _segments.Peek();
                 int end = ReferenceEquals(head, _tail) ? _tailUsed : head.Length;
                 int n = Math.Min(destination.Length, end - _headRead);
                 head.AsSpan(_headRead, n).CopyTo(destination);
@@ -75,7 +84,7 @@ internal sealed class ReceiveBuffer
                 total += n;
                 if (_headRead == end)
                 {
-                    ReleaseHead(head);
+                    ReleaseHead();
                 }
             }
 
@@ -86,12 +95,12 @@ internal sealed class ReceiveBuffer
     /// <summary>Drops what is buffered and refuses later writes (the channel ended abnormally or was disposed).</summary>
     public void Clear()
     {
-        lock (_segments)
+        lock (this)
         {
             _closed = true;
-            while (_segments.Count > 0)
+            while (_head is not null)
             {
-                ReleaseHead(_segments.Peek());
+                ReleaseHead();
             }
 
             _length = 0;
@@ -101,7 +110,7 @@ internal sealed class ReceiveBuffer
     /// <summary>Everything buffered, in a new array; later writes are refused (a pipe view takes over).</summary>
     public byte[] TakeAll()
     {
-        lock (_segments)
+        lock (this)
         {
             var all = new byte[_length];
             Read(all);
@@ -110,14 +119,19 @@ internal sealed class ReceiveBuffer
         }
     }
 
-    private void ReleaseHead(byte[] head)
+    private void ReleaseHead()
     {
-        _segments.Dequeue();
+        var head = _head!;
         _headRead = 0;
         if (ReferenceEquals(head, _tail))
         {
+            _head = null;
             _tail = null;
             _tailUsed = 0;
+        }
+        else
+        {
+            _head = _rest!.Dequeue();
         }
 
         _pool.Return(head);

@@ -30,7 +30,13 @@ internal sealed class StreamChannel : Channel
 
     private int _pendingCopy;
 
-    public AsyncSignal Writable { get; } = new();
+    /// <summary>Wakes a writer waiting for credit. Made the first time a writer has to wait (under the gate), so a channel that never waits has none.</summary>
+    public AsyncSignal Writable => _writable ??= new AsyncSignal();
+
+    /// <summary>The writer's signal, if a writer ever waited.</summary>
+    public AsyncSignal? WritableIfCreated => _writable;
+
+    private AsyncSignal? _writable;
 
     /// <summary>Why reads and writes fail, once the channel ended abnormally.</summary>
     public Exception? Failure { get; private set; }
@@ -115,7 +121,13 @@ internal sealed class StreamChannel : Channel
         Readable.Set();
     }
 
-    protected override void OnWritable() => Session.Driver.Wake(Writable);
+    protected override void OnWritable()
+    {
+        if (_writable is { } writable)
+        {
+            Session.Driver.Wake(writable);
+        }
+    }
 
     protected override void OnClosed(ChannelCloseReason reason)
     {
@@ -124,7 +136,7 @@ internal sealed class StreamChannel : Channel
             // A clean end: what is buffered can still be read, then end of stream. A waiting
             // writer wakes and finds the channel closed (no exception made unless one waits).
             Readable.Set();
-            Writable.Complete();
+            _writable?.Complete();
         }
         else
         {
@@ -135,7 +147,7 @@ internal sealed class StreamChannel : Channel
                 ? Session.SessionFailure(reason)
                 : new TcpChanChannelException(ChannelId, reason, CloseCode);
             Readable.Fail(Failure);
-            Writable.Fail(Failure);
+            _writable?.Fail(Failure);
         }
 
         Sink?.OnEnd(Failure);

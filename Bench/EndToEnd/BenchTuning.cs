@@ -6,13 +6,15 @@ namespace TcpChan.Bench.EndToEnd;
 /// The options every TcpChan row runs with: the defaults, except an accept backlog large
 /// enough for every stream a run opens at once. For experiments (never for the reported
 /// rows), TCPCHAN_BENCH_SESSION_BUDGET_KIB and TCPCHAN_BENCH_MAX_WINDOW_KIB change the session
-/// budget and the largest auto-tuned channel window on both ends.
+/// budget and the largest auto-tuned channel window on both ends, TCPCHAN_BENCH_RECEIVE_KIB the
+/// size of the transport reads.
 /// </summary>
 internal static class BenchTuning
 {
     public static TcpChanSessionOptions Session(int acceptStreams = 0) => new()
     {
         AcceptBacklog = Math.Max(new TcpChanSessionOptions().AcceptBacklog, acceptStreams + 64),
+        ReceiveBufferSize = KiB("TCPCHAN_BENCH_RECEIVE_KIB") ?? new TcpChanSessionOptions().ReceiveBufferSize,
         Connection = Connection(),
     };
 
