@@ -12,11 +12,18 @@ namespace TcpChan;
 internal sealed class ChannelPipeReader : PipeReader, IChannelSink
 {
     private readonly ChannelPipe _owner;
-    private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0, useSynchronizationContext: false));
+    private readonly Pipe _pipe;
     private ReadOnlySequence<byte> _last;
     private bool _ended;
 
-    public ChannelPipeReader(ChannelPipe owner) => _owner = owner;
+    public ChannelPipeReader(ChannelPipe owner)
+    {
+        _owner = owner;
+
+        // Blocks from the session's pool: reused, no allocation per block.
+        var pool = owner.Stream.Session.PipeMemory;
+        _pipe = new Pipe(new PipeOptions(pool, minimumSegmentSize: pool.MaxBufferSize, pauseWriterThreshold: 0, resumeWriterThreshold: 0, useSynchronizationContext: false));
+    }
 
     public void OnData(ReadOnlySpan<byte> data)
     {

@@ -19,6 +19,7 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
     private readonly Dictionary<ulong, TaskCompletionSource<TimeSpan>> _pings = new();
     private readonly List<TaskCompletionSource> _closeWaiters = new();
     private readonly int _acceptBacklog;
+    private readonly int _receiveBudget;
     private int _acceptQueued;
     private ulong _nextPing;
 
@@ -26,7 +27,8 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
     {
         options ??= new TcpChanSessionOptions();
         _acceptBacklog = options.AcceptBacklog;
-        Segments = new SegmentPool(options.Connection.SessionReceiveBudget);
+        _receiveBudget = options.Connection.SessionReceiveBudget;
+        Segments = new SegmentPool(_receiveBudget);
         _accepted = System.Threading.Channels.Channel.CreateUnbounded<TcpChanStream>(new UnboundedChannelOptions { SingleWriter = true });
         Connection connection = isClient
             ? new ClientConnection(_ => new StreamChannel(this), options.Connection)
@@ -72,8 +74,13 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
 
     internal ConnectionDriver Driver { get; }
 
-    /// <summary>Segments for the channels' receive buffers (used under the driver's gate).</summary>
+    /// <summary>Segments for the channels' receive buffers.</summary>
     internal SegmentPool Segments { get; }
+
+    /// <summary>Blocks for the channels' pipes (Adapters.Pipelines), made when the first pipe view is.</summary>
+    internal SegmentMemoryPool PipeMemory => LazyInitializer.EnsureInitialized(ref _pipeMemory, () => new SegmentMemoryPool(_receiveBudget));
+
+    private SegmentMemoryPool? _pipeMemory;
 
     /// <summary>Runs the client side over <paramref name="transport"/>: handshakes, and returns once the session is established.</summary>
     /// <exception cref="TcpChanSessionException">The handshake failed or the transport failed.</exception>
@@ -283,7 +290,11 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
         }
     }
 
-    void IDriverHandler.OnTick() => Segments.Trim();
+    void IDriverHandler.OnTick()
+    {
+        Segments.Trim();
+        _pipeMemory?.Trim();
+    }
 
     void IDriverHandler.OnTerminated(TcpChanSessionException error)
     {
