@@ -18,6 +18,18 @@ internal sealed class SegmentPool
 
     public SegmentPool(int maxBytes) => _maxFree = Math.Max(KeptWhenIdle, maxBytes / SegmentSize);
 
+    /// <summary>Segments kept for reuse (for tests and diagnostics).</summary>
+    public int FreeCount
+    {
+        get
+        {
+            lock (_free)
+            {
+                return _free.Count;
+            }
+        }
+    }
+
     public byte[] Rent()
     {
         lock (_free)
