@@ -171,6 +171,7 @@ public abstract partial class Connection
         return channel.SendQueue is { IsEmpty: false } ? 0 : Math.Max(0, Math.Min(channel.SendCredit, _sessionSendCredit));
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     internal int WriteChannel(Channel channel, ReadOnlySpan<byte> data, bool queue)
     {
         if (!ReferenceEquals(GetChannel(channel.ChannelId), channel))
@@ -291,6 +292,7 @@ public abstract partial class Connection
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     internal void Consume(Channel channel, int count)
     {
         if (Version == 0 || channel.ReadsClosed)

@@ -27,6 +27,7 @@ public abstract partial class Connection
     }
 
     /// <summary>Sends as much as both credits allow, in frames the peer accepts; returns bytes sent.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private int SendWithCredit(Channel channel, ReadOnlySpan<byte> data)
     {
         int sent = 0;
@@ -55,6 +56,7 @@ public abstract partial class Connection
     }
 
     /// <summary>Sends what a channel has queued, then its end of data, and says when it is writable again.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void FlushChannel(Channel channel)
     {
         var queue = channel.SendQueue;
@@ -125,6 +127,7 @@ public abstract partial class Connection
     /// low. Bytes dropped for a channel that stopped reading count too, so that its peer can
     /// send the rest and its end of data, and the channel can complete.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void Credit(Channel channel, int count)
     {
         _sessionPendingCredit += count;

@@ -15,6 +15,7 @@ public abstract partial class Connection
     private Channel? _payloadChannel;
     private bool _awaitingSettings;
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private ReadOnlySpan<byte> ReadHeader(ReadOnlySpan<byte> data)
     {
         FrameHeader header;
@@ -72,6 +73,7 @@ public abstract partial class Connection
         return data.Slice(consumed);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void HandleHeader(in FrameHeader header, ReadOnlySpan<byte> raw)
     {
         if (State == ConnectionState.Handshaking)
@@ -291,6 +293,7 @@ public abstract partial class Connection
         MaybeComplete(channel);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void BeginPayload(uint id, int length)
     {
         _payloadChannelId = id;
@@ -358,6 +361,7 @@ public abstract partial class Connection
         _payloadChannel = channel;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private ReadOnlySpan<byte> ReadPayload(ReadOnlySpan<byte> data)
     {
         int count = Math.Min(_payloadRemaining, data.Length);

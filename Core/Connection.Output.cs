@@ -39,6 +39,7 @@ public abstract partial class Connection
         return null;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private DataTransmit OutputTransmit()
     {
         FramesSent++;
@@ -93,6 +94,7 @@ public abstract partial class Connection
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void WritePayloadFrame(uint channelId, ReadOnlySpan<byte> payload)
     {
         var transmit = OutputTransmit();

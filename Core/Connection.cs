@@ -84,6 +84,7 @@ public abstract partial class Connection
     public Channel? GetChannel(uint channelId) => _channels.TryGetValue(channelId, out var channel) ? channel : null;
 
     /// <summary>Takes the next event, or returns null when there is none.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public ConnectionEvent? NextEvent()
     {
         if (_events.Count == 0)
@@ -139,6 +140,7 @@ public abstract partial class Connection
     public void DataReceived(ReadOnlySpan<byte> data) => DataReceived(data, _now);
 
     /// <summary>As <see cref="DataReceived(ReadOnlySpan{byte})"/>, at time <paramref name="now"/> (for round-trip times and keepalive).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void DataReceived(ReadOnlySpan<byte> data, TimeSpan now)
     {
         if (State == ConnectionState.Idle)
@@ -380,6 +382,7 @@ public abstract partial class Connection
 
     private void Enter() => _callDepth++;
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void Exit()
     {
         if (--_callDepth != 0 || _eventCallback is null || _inCallback)
