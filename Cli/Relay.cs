@@ -69,15 +69,9 @@ internal static class Relay
                 {
                     await state.Channel.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
                 }
-                catch (TcpChanException ex)
+                catch (Exception ex) when (IsChannelFailure(ex))
                 {
-                    state.Fail(ex, null);
-                    return;
-                }
-                catch (Exception ex) when (ex is ObjectDisposedException or InvalidOperationException)
-                {
-                    // Torn down by the other direction.
-                    state.Fail(null, ex);
+                    state.FailOnChannel(ex);
                     return;
                 }
 
@@ -103,14 +97,9 @@ internal static class Relay
                 {
                     n = await state.Channel.ReadAsync(buffer.AsMemory(0, BufferSize)).ConfigureAwait(false);
                 }
-                catch (TcpChanException ex)
+                catch (Exception ex) when (IsChannelFailure(ex))
                 {
-                    state.Fail(ex, null);
-                    return;
-                }
-                catch (Exception ex) when (ex is ObjectDisposedException or InvalidOperationException)
-                {
-                    state.Fail(null, ex);
+                    state.FailOnChannel(ex);
                     return;
                 }
 
@@ -139,6 +128,9 @@ internal static class Relay
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    /// <summary>What a channel read or write throws when the channel failed, or when the other direction tore it down (disposed, writes completed).</summary>
+    private static bool IsChannelFailure(Exception ex) => ex is TcpChanException or ObjectDisposedException or InvalidOperationException;
 
     private static async Task SendAllAsync(Socket socket, ReadOnlyMemory<byte> data)
     {
@@ -178,6 +170,19 @@ internal static class Relay
         public Exception? SocketError { get; private set; }
 
         /// <summary>The first failure tears down both sides; later ones are consequences.</summary>
+        /// <summary>Fails the relay for what a channel read or write threw (see <see cref="IsChannelFailure"/>).</summary>
+        public void FailOnChannel(Exception ex)
+        {
+            if (ex is TcpChanException channelError)
+            {
+                Fail(channelError, null);
+            }
+            else
+            {
+                Fail(null, ex);
+            }
+        }
+
         public void Fail(TcpChanException? channelError, Exception? socketError)
         {
             if (Interlocked.Exchange(ref _failed, 1) != 0)

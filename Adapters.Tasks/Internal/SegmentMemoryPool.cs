@@ -11,13 +11,9 @@ namespace TcpChan.Internal;
 /// </summary>
 internal sealed class SegmentMemoryPool : MemoryPool<byte>
 {
-    private const int KeptWhenIdle = (256 * 1024) / SegmentPool.SegmentSize;
+    private readonly FreeList<Block> _free;
 
-    private readonly Stack<Block> _free = new();
-    private readonly int _maxFree;
-    private bool _used;
-
-    public SegmentMemoryPool(int maxBytes) => _maxFree = Math.Max(KeptWhenIdle, maxBytes / SegmentPool.SegmentSize);
+    public SegmentMemoryPool(int maxBytes) => _free = new FreeList<Block>(maxBytes / SegmentPool.SegmentSize, SegmentPool.KeptWhenIdle, release: null);
 
     public override int MaxBufferSize => SegmentPool.SegmentSize;
 
@@ -29,50 +25,16 @@ internal sealed class SegmentMemoryPool : MemoryPool<byte>
             return new OneOff(new byte[minBufferSize]);
         }
 
-        lock (_free)
-        {
-            _used = true;
-            if (_free.Count > 0)
-            {
-                var block = _free.Pop();
-                block.Rented = true;
-                return block;
-            }
-        }
-
-        return new Block(this) { Rented = true };
+        var block = _free.TryTake() ?? new Block(this);
+        block.Rented = true;
+        return block;
     }
 
     /// <summary>On each timer tick: a pool unused since the last tick lets half of what it keeps above 256 KiB go.</summary>
-    public void Trim()
-    {
-        lock (_free)
-        {
-            if (!_used)
-            {
-                for (int n = (_free.Count - KeptWhenIdle + 1) / 2; n > 0; n--)
-                {
-                    _free.Pop();
-                }
-            }
-
-            _used = false;
-        }
-    }
+    public void Trim() => _free.Trim();
 
     protected override void Dispose(bool disposing)
     {
-    }
-
-    private void Return(Block block)
-    {
-        lock (_free)
-        {
-            if (_free.Count < _maxFree)
-            {
-                _free.Push(block);
-            }
-        }
     }
 
     private sealed class Block(SegmentMemoryPool pool) : IMemoryOwner<byte>
@@ -88,7 +50,7 @@ internal sealed class SegmentMemoryPool : MemoryPool<byte>
             if (Rented)
             {
                 Rented = false;
-                pool.Return(this);
+                pool._free.Give(this);
             }
         }
     }
