@@ -16,13 +16,9 @@ public sealed class ChannelPipe : IDuplexPipe
     internal ChannelPipe(TcpChanStream stream)
     {
         Stream = stream;
-        var input = new ChannelPipeReader(this);
-        Input = input;
+        Stream.Channel.Inbox.AttachPipeView();
+        Input = new ChannelPipeReader(this);
         Output = new ChannelPipeWriter(this);
-        lock (Driver.Gate)
-        {
-            Channel.AttachSink(input);
-        }
     }
 
     /// <summary>The channel's stream (its id, label, session; do not read it while this view is in use).</summary>
@@ -36,7 +32,7 @@ public sealed class ChannelPipe : IDuplexPipe
 
     internal StreamChannel Channel => Stream.Channel;
 
-    internal ConnectionDriver Driver => Stream.Session.Driver;
+    internal SessionCore Core => Stream.Session.Core;
 
     internal bool InputCompleted { get; set; }
 
@@ -51,6 +47,6 @@ public sealed class ChannelPipe : IDuplexPipe
         }
     }
 
-    internal static Core.ErrorCode CodeOf(Exception exception) =>
-        exception is TcpChanChannelException { Code: { } code } ? code : Core.ErrorCode.Cancel;
+    internal static TcpChan.Core.ErrorCode CodeOf(Exception exception) =>
+        exception is TcpChanChannelException { Code: { } code } ? code : TcpChan.Core.ErrorCode.Cancel;
 }

@@ -5,60 +5,60 @@ using TcpChan.Internal;
 namespace TcpChan;
 
 /// <summary>
-/// The reading half of a <see cref="ChannelPipe"/>: received bytes go into a pipe of their own
-/// (never paused: the channel's window already bounds it), and <see cref="AdvanceTo(SequencePosition, SequencePosition)"/>
-/// turns consumed bytes into credit for the peer.
+/// The reading half of a <see cref="ChannelPipe"/>: reads the channel's inbox in place (the
+/// blocks the session copied the data into; no second copy), and
+/// <see cref="AdvanceTo(SequencePosition, SequencePosition)"/> turns consumed bytes into credit
+/// for the peer.
 /// </summary>
-internal sealed class ChannelPipeReader : PipeReader, IChannelSink
+internal sealed class ChannelPipeReader : PipeReader
 {
     private readonly ChannelPipe _owner;
-    private readonly Pipe _pipe;
-    private ReadOnlySequence<byte> _last;
-    private bool _ended;
+    private ReadOnlySequence<byte> _last; // what the last read returned
+    private long _examined;               // of what is held: the next read waits for more than this
+    private bool _canceled;
 
-    public ChannelPipeReader(ChannelPipe owner)
-    {
-        _owner = owner;
+    public ChannelPipeReader(ChannelPipe owner) => _owner = owner;
 
-        // Blocks from the session's pool: reused, no allocation per block.
-        var pool = owner.Stream.Session.PipeMemory;
-        _pipe = new Pipe(new PipeOptions(pool, minimumSegmentSize: pool.MaxBufferSize, pauseWriterThreshold: 0, resumeWriterThreshold: 0, useSynchronizationContext: false));
-    }
-
-    public void OnData(ReadOnlySpan<byte> data)
-    {
-        // Under the driver's gate: copy into the pipe and publish; a flush never waits here.
-        _pipe.Writer.Write(data);
-        _ = _pipe.Writer.FlushAsync();
-    }
-
-    public void OnEnd(Exception? failure)
-    {
-        if (_ended)
-        {
-            return;
-        }
-
-        _ended = true;
-        _pipe.Writer.Complete(failure);
-    }
+    private ChannelInbox Inbox => _owner.Channel.Inbox;
 
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
-        var result = await _pipe.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-        _last = result.Buffer;
-        return result;
+        while (true)
+        {
+            if (TryRead(out var result))
+            {
+                return result;
+            }
+
+            await Inbox.WaitForDataAsync(_examined, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public override bool TryRead(out ReadResult result)
     {
-        if (_pipe.Reader.TryRead(out result))
+        if (_owner.InputCompleted)
         {
-            _last = result.Buffer;
+            throw new InvalidOperationException("Reading is not allowed after the reader was completed.");
+        }
+
+        if (_canceled)
+        {
+            _canceled = false;
+            _last = Inbox.TryPeek(out _);
+            result = new ReadResult(_last, isCanceled: true, isCompleted: false);
             return true;
         }
 
+        var data = Inbox.TryPeek(out bool ended);
+        if (data.Length > _examined || ended)
+        {
+            _last = data;
+            result = new ReadResult(data, isCanceled: false, isCompleted: ended);
+            return true;
+        }
+
+        result = default;
         return false;
     }
 
@@ -69,34 +69,46 @@ internal sealed class ChannelPipeReader : PipeReader, IChannelSink
         long taken = _last.Slice(_last.Start, consumed).Length;
         long left = _last.Length - taken;
         bool examinedAll = _last.Slice(examined).IsEmpty;
-        _pipe.Reader.AdvanceTo(consumed, examined);
         _last = default;
-        lock (_owner.Driver.Gate)
-        {
-            var channel = _owner.Channel;
-            if (taken > 0)
-            {
-                channel.Consume((int)taken);
-            }
 
-            // Everything was examined, the window is full of it, and the reader wants more:
-            // without more credit the peer cannot send what the reader waits for.
-            if (examinedAll && left > 0 && left >= channel.ReceiveWindowSize)
+        // Everything examined: the next read waits for more than what is left.
+        _examined = examinedAll ? left : 0;
+        if (taken > 0)
+        {
+            Inbox.Advance(taken);
+        }
+
+        // Everything was examined, the window is full of it, and the reader wants more:
+        // without more credit the peer cannot send what the reader waits for.
+        var channel = _owner.Channel;
+        if (examinedAll && left > 0 && left >= channel.ReceiveWindowSize)
+        {
+            var core = _owner.Core;
+            lock (core.Gate)
             {
                 channel.ExtendWindow((int)Math.Min(channel.ReceiveWindowSize, int.MaxValue));
+                core.TakeEvents();
             }
 
-            // Credit, if any, goes out; most advances produce none and wake nothing.
-            _owner.Driver.TakeEventsAndSignal();
+            core.Output.Kick();
         }
     }
 
-    public override void CancelPendingRead() => _pipe.Reader.CancelPendingRead();
+    public override void CancelPendingRead()
+    {
+        _canceled = true;
+        Inbox.WakePipeView();
+    }
 
     public override void Complete(Exception? exception = null)
     {
-        _pipe.Reader.Complete(exception);
-        lock (_owner.Driver.Gate)
+        if (_owner.InputCompleted)
+        {
+            return;
+        }
+
+        var core = _owner.Core;
+        lock (core.Gate)
         {
             _owner.InputCompleted = true;
             if (exception is not null)
@@ -107,8 +119,12 @@ internal sealed class ChannelPipeReader : PipeReader, IChannelSink
             {
                 _owner.MaybeClose();
             }
+
+            core.TakeEvents();
         }
 
-        _owner.Driver.SignalSend();
+        // Nobody reads any more: what arrives is dropped and its credit given back.
+        Inbox.Discard();
+        core.Output.Kick();
     }
 }

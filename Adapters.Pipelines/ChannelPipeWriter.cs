@@ -82,7 +82,8 @@ internal sealed class ChannelPipeWriter : PipeWriter
 
     public override void Complete(Exception? exception = null)
     {
-        lock (_owner.Driver.Gate)
+        var core = _owner.Core;
+        lock (core.Gate)
         {
             _owner.OutputCompleted = true;
             var channel = _owner.Channel;
@@ -101,6 +102,8 @@ internal sealed class ChannelPipeWriter : PipeWriter
                 channel.CompleteWrites();
                 _owner.MaybeClose();
             }
+
+            core.TakeEvents();
         }
 
         _written = 0;
@@ -110,7 +113,7 @@ internal sealed class ChannelPipeWriter : PipeWriter
             _buffer = Array.Empty<byte>();
         }
 
-        _owner.Driver.SignalSend();
+        core.Output.Kick();
     }
 
     private void Ensure(int sizeHint)

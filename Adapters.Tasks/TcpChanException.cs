@@ -42,11 +42,21 @@ public sealed class TcpChanSessionException : TcpChanException
         Code = code;
     }
 
+    /// <summary>Creates the exception for a failed handshake, saying what failed.</summary>
+    public TcpChanSessionException(HandshakeFailureReason handshakeFailure, string message, Exception? innerException = null)
+        : this(SessionEndReason.HandshakeFailed, message, null, innerException) => HandshakeFailure = handshakeFailure;
+
     /// <summary>Why the session ended.</summary>
     public SessionEndReason Reason { get; }
 
     /// <summary>The protocol error's code, when there was one.</summary>
     public ErrorCode? Code { get; }
+
+    /// <summary>When <see cref="Reason"/> is <see cref="SessionEndReason.HandshakeFailed"/>: what failed.</summary>
+    public HandshakeFailureReason? HandshakeFailure { get; private init; }
+
+    /// <summary>The same end, as a new object for another throw (its stack trace its own; the cause stays the inner exception).</summary>
+    internal TcpChanSessionException Rethrow() => new(Reason, Message, Code, InnerException) { HandshakeFailure = HandshakeFailure };
 }
 
 /// <summary>A channel was reset, refused or otherwise ended abnormally; its data is not a clean end of stream.</summary>
@@ -72,4 +82,7 @@ public sealed class TcpChanChannelException : TcpChanException
 
     /// <summary>True when the peer processed nothing of the channel, so opening it again is safe.</summary>
     public bool IsRetryable => Reason == ChannelCloseReason.Refused;
+
+    /// <summary>The same end, as a new object for another throw (its stack trace its own).</summary>
+    internal TcpChanChannelException Rethrow() => new(ChannelId, Reason, Code, InnerException);
 }

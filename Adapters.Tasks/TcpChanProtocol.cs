@@ -18,11 +18,11 @@ namespace TcpChan;
 /// the protocol's lock. Channels may be used freely inside callbacks; from other threads, go
 /// through <see cref="Invoke"/> (or <see cref="CreateChannel"/>, which does).
 /// </remarks>
-public abstract class TcpChanProtocol : IDriverHandler
+public abstract class TcpChanProtocol : ISessionHandler
 {
     private readonly Func<ChannelOpenInfo, Channel> _channelFactory;
     private readonly TcpChanSessionOptions _options;
-    private ConnectionDriver? _driver;
+    private SessionCore? _core;
     private bool _handshakeFailedCalled;
 
     private protected TcpChanProtocol(Func<Channel> channelFactory, TcpChanSessionOptions? options)
@@ -41,12 +41,12 @@ public abstract class TcpChanProtocol : IDriverHandler
 
     /// <summary>The core connection (use it under <see cref="Invoke"/>).</summary>
     /// <exception cref="InvalidOperationException">Not running yet.</exception>
-    public Connection Connection => Driver.Connection;
+    public Connection Connection => Core.Connection;
 
     /// <summary>Why the connection ended, once it has.</summary>
-    public TcpChanSessionException? EndError => _driver?.Error;
+    public TcpChanSessionException? EndError => _core?.Error;
 
-    private ConnectionDriver Driver => _driver ?? throw new InvalidOperationException("The protocol is not running; call RunAsync.");
+    private SessionCore Core => _core ?? throw new InvalidOperationException("The protocol is not running; call RunAsync.");
 
     /// <summary>
     /// Runs the protocol over <paramref name="transport"/> until the connection ends (peer
@@ -55,7 +55,7 @@ public abstract class TcpChanProtocol : IDriverHandler
     /// </summary>
     public async Task RunAsync(ITcpChanTransport transport, CancellationToken cancellationToken = default)
     {
-        if (_driver is not null)
+        if (_core is not null)
         {
             throw new InvalidOperationException("A protocol instance runs once; make one per connection.");
         }
@@ -63,15 +63,15 @@ public abstract class TcpChanProtocol : IDriverHandler
         Connection connection = IsClient
             ? new ClientConnection(_channelFactory, _options.Connection)
             : new ServerConnection(_channelFactory, _options.Connection);
-        _driver = new ConnectionDriver(connection, transport, _options, this);
+        _core = new SessionCore(connection, transport, _options, this);
         using var registration = cancellationToken.Register(() => Close());
-        _driver.Start();
-        await _driver.Completion.ConfigureAwait(false);
+        _core.Start();
+        await _core.Completion.ConfigureAwait(false);
 
         // Last, once every channel's ChannelClosed was called (the driver handled every event
         // before completing), and under the lock like every other callback.
-        var error = _driver.Error ?? new TcpChanSessionException(SessionEndReason.Closed, "The protocol was closed.");
-        lock (_driver.Gate)
+        var error = _core.Error ?? new TcpChanSessionException(SessionEndReason.Closed, "The protocol was closed.");
+        lock (_core.Gate)
         {
             if (error.Reason == SessionEndReason.HandshakeFailed && !_handshakeFailedCalled)
             {
@@ -87,29 +87,37 @@ public abstract class TcpChanProtocol : IDriverHandler
     public Channel CreateChannel(string? label = null)
     {
         Channel channel;
-        lock (Driver.Gate)
+        lock (Core.Gate)
         {
-            channel = Driver.Connection.CreateChannel(label);
+            channel = Core.Connection.CreateChannel(label);
+            Core.TakeEvents();
         }
 
-        Driver.SignalSend();
+        Core.Output.Kick();
         return channel;
     }
 
     /// <summary>Runs <paramref name="action"/> under the protocol's lock, then sends what it produced. Thread-safe.</summary>
     public void Invoke(Action action)
     {
-        lock (Driver.Gate)
+        lock (Core.Gate)
         {
-            action();
+            try
+            {
+                action();
+            }
+            finally
+            {
+                Core.TakeEvents();
+            }
         }
 
-        Driver.SignalSend();
+        Core.Output.Kick();
     }
 
     /// <summary>Closes the connection: version 1 sends a go-away, queued output is flushed, the transport closed.</summary>
     public void Close() =>
-        _driver?.Terminate(new TcpChanSessionException(SessionEndReason.Closed, "The protocol was closed."), graceful: true);
+        _core?.Terminate(new TcpChanSessionException(SessionEndReason.Closed, "The protocol was closed."), graceful: true);
 
     /// <summary>The handshake succeeded; channels may be created.</summary>
     public virtual void HandshakeSuccess()
@@ -126,8 +134,8 @@ public abstract class TcpChanProtocol : IDriverHandler
     {
     }
 
-    /// <summary>A channel closed, on either side's initiative.</summary>
-    public virtual void ChannelClosed(uint channelId)
+    /// <summary>A channel closed, on either side's initiative; its <see cref="Channel.CloseReason"/> and <see cref="Channel.CloseCode"/> say why. Called once for each channel <see cref="ChannelCreated"/> was called for.</summary>
+    public virtual void ChannelClosed(Channel channel)
     {
     }
 
@@ -136,31 +144,31 @@ public abstract class TcpChanProtocol : IDriverHandler
     {
     }
 
-    void IDriverHandler.OnEvent(ConnectionEvent e)
+    void ISessionHandler.OnEvent(ConnectionEvent e)
     {
         switch (e)
         {
-            case Core.HandshakeSuccess:
+            case TcpChan.Core.HandshakeSuccess:
                 HandshakeSuccess();
                 break;
-            case Core.HandshakeFailed failed:
+            case TcpChan.Core.HandshakeFailed failed:
                 _handshakeFailedCalled = true;
                 HandshakeFailed(failed.Reason);
                 break;
-            case Core.ChannelCreated created:
+            case TcpChan.Core.ChannelCreated created:
                 ChannelCreated(created.Channel);
                 break;
-            case Core.ChannelClosed closed:
-                ChannelClosed(closed.ChannelId);
+            case TcpChan.Core.ChannelClosed { Channel: { } closed }:
+                ChannelClosed(closed);
                 break;
         }
     }
 
-    void IDriverHandler.OnTick()
+    void ISessionHandler.OnTick()
     {
     }
 
-    void IDriverHandler.OnTerminated(TcpChanSessionException error)
+    void ISessionHandler.OnTerminated(TcpChanSessionException error)
     {
         // ConnectionLost comes from RunAsync, after the channels' last events.
     }

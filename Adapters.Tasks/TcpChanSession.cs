@@ -12,14 +12,13 @@ namespace TcpChan;
 /// write, open, accept and ping completes with a <see cref="TcpChanSessionException"/> that
 /// says why; nothing hangs.
 /// </summary>
-public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
+public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler, IWakeable
 {
     private readonly Channel<TcpChanStream> _accepted;
     private readonly TaskCompletionSource _handshake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<ulong, TaskCompletionSource<TimeSpan>> _pings = new();
     private readonly List<TaskCompletionSource> _closeWaiters = new();
     private readonly int _acceptBacklog;
-    private readonly int _receiveBudget;
     private int _acceptQueued;
     private ulong _nextPing;
 
@@ -27,29 +26,30 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
     {
         options ??= new TcpChanSessionOptions();
         _acceptBacklog = options.AcceptBacklog;
-        _receiveBudget = options.Connection.SessionReceiveBudget;
-        Segments = new SegmentPool(_receiveBudget);
+        int budget = options.Connection.SessionReceiveBudget;
+        Segments = new SegmentPool(budget);
+        Credit = new SessionCredit(budget);
         _accepted = System.Threading.Channels.Channel.CreateUnbounded<TcpChanStream>(new UnboundedChannelOptions { SingleWriter = true });
         Connection connection = isClient
             ? new ClientConnection(_ => new StreamChannel(this), options.Connection)
             : new ServerConnection(_ => new StreamChannel(this), options.Connection);
-        Driver = new ConnectionDriver(connection, transport, options, this);
+        Core = new SessionCore(connection, transport, options, this);
     }
 
     /// <summary>True for the side that connected (sent the handshake request).</summary>
-    public bool IsClient => Driver.Connection.IsClient;
+    public bool IsClient => Core.Connection.IsClient;
 
     /// <summary>The protocol version in use (0 with a reference peer, 1 between two of ours).</summary>
-    public byte Version => Driver.Connection.Version;
+    public byte Version => Core.Connection.Version;
 
     /// <summary>The smoothed round-trip time (version 1), or null before it was measured.</summary>
     public TimeSpan? SmoothedRtt
     {
         get
         {
-            lock (Driver.Gate)
+            lock (Core.Gate)
             {
-                return Driver.Connection.SmoothedRtt;
+                return Core.Connection.SmoothedRtt;
             }
         }
     }
@@ -59,28 +59,26 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
     {
         get
         {
-            lock (Driver.Gate)
+            lock (Core.Gate)
             {
-                return Driver.Connection.OpenChannelCount;
+                return Core.Connection.OpenChannelCount;
             }
         }
     }
 
     /// <summary>Completes when the session is over and its transport closed.</summary>
-    public Task Completion => Driver.Completion;
+    public Task Completion => Core.Completion;
 
     /// <summary>Why the session ended, once it has.</summary>
-    public TcpChanSessionException? EndError => Driver.Error;
+    public TcpChanSessionException? EndError => Core.Error;
 
-    internal ConnectionDriver Driver { get; }
+    internal SessionCore Core { get; }
 
-    /// <summary>Segments for the channels' receive buffers.</summary>
+    /// <summary>Blocks for the channels' inboxes.</summary>
     internal SegmentPool Segments { get; }
 
-    /// <summary>Blocks for the channels' pipes (Adapters.Pipelines), made when the first pipe view is.</summary>
-    internal SegmentMemoryPool PipeMemory => LazyInitializer.EnsureInitialized(ref _pipeMemory, () => new SegmentMemoryPool(_receiveBudget));
-
-    private SegmentMemoryPool? _pipeMemory;
+    /// <summary>Credit the channels' readers took and have not given back yet.</summary>
+    internal SessionCredit Credit { get; }
 
     /// <summary>Runs the client side over <paramref name="transport"/>: handshakes, and returns once the session is established.</summary>
     /// <exception cref="TcpChanSessionException">The handshake failed or the transport failed.</exception>
@@ -106,23 +104,24 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
         }
 
         StreamChannel channel;
-        lock (Driver.Gate)
+        lock (Core.Gate)
         {
             // The session's end comes back in the task, as from every other async call here.
-            if (Driver.IsTerminating)
+            if (Core.IsEnding)
             {
                 return Task.FromException<TcpChanStream>(EndException());
             }
 
-            if (Driver.Connection.IsGoingAway)
+            if (Core.Connection.IsGoingAway)
             {
                 return Task.FromException<TcpChanStream>(new TcpChanSessionException(SessionEndReason.Closed, "The session is going away: no new channels."));
             }
 
-            channel = (StreamChannel)Driver.Connection.CreateChannel(label);
+            channel = (StreamChannel)Core.Connection.CreateChannel(label);
+            Core.TakeEvents();
         }
 
-        Driver.SignalSend();
+        Core.Output.Kick();
         return Task.FromResult(channel.Stream);
     }
 
@@ -154,7 +153,7 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
             }
         }
 
-        if (Driver.Error is { Reason: not SessionEndReason.Closed } error)
+        if (Core.Error is { Reason: not SessionEndReason.Closed } error)
         {
             throw new TcpChanSessionException(error.Reason, error.Message, error.Code, error);
         }
@@ -165,7 +164,7 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
     {
         var reply = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
         ulong opaque;
-        lock (Driver.Gate)
+        lock (Core.Gate)
         {
             ThrowIfEnded();
             opaque = ++_nextPing;
@@ -173,19 +172,20 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
             // The core stamps a ping with the last time it was given. Give it the time now:
             // otherwise an idle session's round trip includes the time since the last input or
             // timer tick (up to a second).
-            Driver.Connection.HandleTimeout(Clock.Now);
-            Driver.Connection.Ping(opaque);
+            Core.Connection.HandleTimeout(Clock.Now);
+            Core.Connection.Ping(opaque);
             _pings[opaque] = reply;
+            Core.TakeEvents();
         }
 
-        Driver.SignalSend();
+        Core.Output.Kick();
         try
         {
             return await reply.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            lock (Driver.Gate)
+            lock (Core.Gate)
             {
                 _pings.Remove(opaque);
             }
@@ -200,16 +200,17 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
     public async Task CloseAsync(TimeSpan? drainTimeout = null, CancellationToken cancellationToken = default)
     {
         TaskCompletionSource? drained = null;
-        lock (Driver.Gate)
+        lock (Core.Gate)
         {
-            if (!Driver.IsTerminating && Driver.Connection.State == ConnectionState.Established)
+            if (!Core.IsEnding && Core.Connection.State == ConnectionState.Established)
             {
-                if (Driver.Connection.Version > 0)
+                if (Core.Connection.Version > 0)
                 {
-                    Driver.Connection.GoAway();
+                    Core.Connection.GoAway();
+                    Core.TakeEvents();
                 }
 
-                if (Driver.Connection.OpenChannelCount > 0)
+                if (Core.Connection.OpenChannelCount > 0)
                 {
                     drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                     _closeWaiters.Add(drained);
@@ -217,7 +218,7 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
             }
         }
 
-        Driver.SignalSend();
+        Core.Output.Kick();
         if (drained is not null)
         {
             try
@@ -229,15 +230,15 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
             }
         }
 
-        Driver.Terminate(new TcpChanSessionException(SessionEndReason.Closed, "The session was closed."), graceful: true);
-        await Driver.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+        Core.Terminate(new TcpChanSessionException(SessionEndReason.Closed, "The session was closed."), graceful: true);
+        await Core.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Closes the session at once (open channels fail) and waits for the transport to close.</summary>
     public async ValueTask DisposeAsync()
     {
-        Driver.Terminate(new TcpChanSessionException(SessionEndReason.Closed, "The session was disposed."), graceful: true);
-        await Driver.Completion.ConfigureAwait(false);
+        Core.Terminate(new TcpChanSessionException(SessionEndReason.Closed, "The session was disposed."), graceful: true);
+        await Core.Completion.ConfigureAwait(false);
     }
 
     /// <summary>
@@ -245,7 +246,7 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
     /// channels before the event that says why is handled (a protocol error, a keepalive
     /// timeout), so until then the channel's reason says it.
     /// </summary>
-    internal TcpChanSessionException SessionFailure(ChannelCloseReason reason) => Driver.Error ?? reason switch
+    internal TcpChanSessionException SessionFailure(ChannelCloseReason reason) => Core.Error ?? reason switch
     {
         ChannelCloseReason.ProtocolError => new TcpChanSessionException(SessionEndReason.ProtocolError, "The peer broke the protocol."),
         ChannelCloseReason.KeepAliveTimeout => new TcpChanSessionException(SessionEndReason.KeepAliveTimeout, "Nothing arrived from the peer within the keepalive timeout."),
@@ -253,20 +254,35 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
         _ => new TcpChanSessionException(SessionEndReason.Closed, "The session was closed."),
     };
 
-    internal void OnRemoteChannel(StreamChannel channel)
+    private void OnRemoteChannel(StreamChannel channel)
     {
         // Under the gate. A full backlog refuses the channel: the opener may retry.
-        if (Interlocked.Increment(ref _acceptQueued) > _acceptBacklog || !_accepted.Writer.TryWrite(channel.Stream))
+        if (Interlocked.Increment(ref _acceptQueued) > _acceptBacklog)
         {
             Interlocked.Decrement(ref _acceptQueued);
             channel.Abort(ErrorCode.Refused);
+            return;
+        }
+
+        // Queued for accepting once the input pump lets go of the gate (it woke the acceptor).
+        Core.Input.Wake(this, channel.Stream);
+    }
+
+    /// <summary>The input pump hands over an accepted channel (<see cref="OnRemoteChannel"/>).</summary>
+    void IWakeable.Wake(object? argument, bool inline)
+    {
+        var stream = (TcpChanStream)argument!;
+        if (!_accepted.Writer.TryWrite(stream))
+        {
+            // The session ended meanwhile: its channels are closed already.
+            Interlocked.Decrement(ref _acceptQueued);
         }
     }
 
-    internal void OnChannelClosed()
+    private void OnChannelClosed()
     {
         // Under the gate.
-        if (_closeWaiters.Count > 0 && Driver.Connection.OpenChannelCount == 0)
+        if (_closeWaiters.Count > 0 && Core.Connection.OpenChannelCount == 0)
         {
             foreach (var waiter in _closeWaiters)
             {
@@ -277,12 +293,19 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
         }
     }
 
-    void IDriverHandler.OnEvent(ConnectionEvent e)
+    void ISessionHandler.OnEvent(ConnectionEvent e)
     {
         switch (e)
         {
             case HandshakeSuccess:
                 _handshake.TrySetResult();
+                break;
+            case ChannelCreated { Channel: StreamChannel { IsRemote: true } created }:
+                OnRemoteChannel(created);
+                break;
+            case ChannelClosed closed:
+                (closed.Channel as StreamChannel)?.Closed(closed.Reason);
+                OnChannelClosed();
                 break;
             case PingAcknowledged ack when _pings.TryGetValue(ack.Opaque, out var reply):
                 reply.TrySetResult(ack.RoundTripTime);
@@ -290,17 +313,13 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
         }
     }
 
-    void IDriverHandler.OnTick()
-    {
-        Segments.Trim();
-        _pipeMemory?.Trim();
-    }
+    void ISessionHandler.OnTick() => Segments.Trim();
 
-    void IDriverHandler.OnTerminated(TcpChanSessionException error)
+    void ISessionHandler.OnTerminated(TcpChanSessionException error)
     {
         _handshake.TrySetException(error);
         _accepted.Writer.TryComplete();
-        lock (Driver.Gate)
+        lock (Core.Gate)
         {
             foreach (var reply in _pings.Values)
             {
@@ -318,7 +337,7 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
 
     private static async Task<TcpChanSession> StartAsync(TcpChanSession session, CancellationToken cancellationToken)
     {
-        session.Driver.Start();
+        session.Core.Start();
         try
         {
             await session._handshake.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -333,11 +352,11 @@ public sealed class TcpChanSession : IAsyncDisposable, IDriverHandler
 
     private void ThrowIfEnded()
     {
-        if (Driver.IsTerminating)
+        if (Core.IsEnding)
         {
             throw EndException();
         }
     }
 
-    private TcpChanSessionException EndException() => Driver.EndException();
+    private TcpChanSessionException EndException() => Core.EndException();
 }

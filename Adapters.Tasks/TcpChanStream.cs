@@ -16,7 +16,7 @@ namespace TcpChan;
 public sealed class TcpChanStream : Stream
 {
     private readonly StreamChannel _channel;
-    private bool _writesCompleted; // under the driver's gate, as the two below
+    private bool _writesCompleted; // under the session's gate, as the one below
     private bool _disposed;
 
     internal TcpChanStream(StreamChannel channel) => _channel = channel;
@@ -52,161 +52,101 @@ public sealed class TcpChanStream : Stream
     /// <inheritdoc />
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-    /// <summary>The core channel (for tests; use under the driver's gate).</summary>
+    /// <summary>The core channel (for tests; use under the session's gate).</summary>
     internal StreamChannel Channel => _channel;
 
-    private ConnectionDriver Driver => _channel.Session.Driver;
-
-    // Pooled state machines: a read or write that has to wait allocates nothing in steady state.
+    private SessionCore Core => _channel.Session.Core;
 
     /// <inheritdoc />
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// Returns held bytes at once; otherwise waits, and the session copies the next data straight
+    /// into <paramref name="buffer"/>. The continuation may run on the session's receive thread
+    /// (which never waits for it): do not block in it.
+    /// </remarks>
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (buffer.IsEmpty)
         {
-            return 0;
-        }
-
-        while (true)
-        {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_channel.Buffer.Length > 0 && _channel.Sink is null)
-            {
-                // The copy out of the buffer holds only the buffer's lock, not the session's gate;
-                // the gate is taken for the credit alone. Consuming may produce a window update;
-                // most reads produce nothing, and then the send loop is not woken.
-                int n = _channel.Buffer.Read(buffer.Span);
-                if (n > 0)
-                {
-                    lock (Driver.Gate)
-                    {
-                        _channel.Consumed(n);
-                        Driver.TakeEventsAndSignal();
-                    }
-
-                    return n;
-                }
-            }
-
-            lock (Driver.Gate)
-            {
-                ObjectDisposedException.ThrowIf(_disposed, this);
-                if (_channel.Sink is not null)
-                {
-                    throw new InvalidOperationException("This channel is read through its pipe view (AsDuplexPipe).");
-                }
-
-                // Pending first, then the buffer: a copy adds to the buffer before it stops
-                // counting as pending, so nothing received is missed before the end is reported.
-                if (_channel.PendingCopy == 0)
-                {
-                    if (_channel.Buffer.Length > 0)
-                    {
-                        continue; // arrived meanwhile
-                    }
-
-                    if (_channel.Failure is { } failure)
-                    {
-                        throw Rethrow(failure);
-                    }
-
-                    if (_channel.IsClosed || _channel.IsEndOfData)
-                    {
-                        return 0;
-                    }
-                }
-            }
-
-            await _channel.Readable.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return new ValueTask<int>(0);
         }
+
+        return _channel.Inbox.ReadAsync(buffer, cancellationToken);
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Completes once the bytes are in the session's output (not when the peer has them); waits
+    /// while the peer has no credit for them (backpressure), or while the session has more than
+    /// <see cref="TcpChanSessionOptions.MaxUnsentBytes"/> not yet sent.
+    /// </remarks>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         while (!buffer.IsEmpty)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            int n;
-            bool output;
-            AsyncSignal? writable = null;
-            lock (Driver.Gate)
+            int n = 0;
+            AsyncSignal? wait = null;
+            lock (Core.Gate)
             {
                 ThrowIfUnwritable();
 
                 // Checked before writing, under the same lock: however many channels write at
                 // once, the session's output not yet sent stays near the limit.
-                n = Driver.IsOverUnsentLimit ? -1 : _channel.TryWrite(buffer.Span);
-                if (n > 0)
+                if (Core.Output.IsOverLimit)
                 {
-                    Driver.AddUnsent(n);
-                }
-
-                if (n >= 0 && n < buffer.Length)
-                {
-                    // Made under the gate, with the write that found no credit: a window update
-                    // handled after it wakes this wait (the signal remembers a wake-up before the wait).
-                    writable = _channel.Writable;
-                }
-
-                output = Driver.TakeEvents();
-            }
-
-            if (output)
-            {
-                // Sent from this thread when no send is in progress (no wake-up of the send
-                // loop); a cancelable write does not wait past its token for a slow transport.
-                var send = Driver.SendNowAsync();
-                if (!send.IsCompleted && cancellationToken.CanBeCanceled)
-                {
-                    await send.AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
+                    wait = _channel.Writable;
+                    Core.Output.WaitForRoom(_channel);
                 }
                 else
                 {
-                    await send.ConfigureAwait(false);
+                    n = _channel.TryWrite(buffer.Span);
+
+                    // Made under the gate, with the write that found no credit: a window update
+                    // handled after it wakes this wait (the signal remembers a wake-up before the wait).
+                    if (n < buffer.Length)
+                    {
+                        wait = _channel.Writable;
+                        TcpChanMetrics.FlowControlStalls.Add(1);
+                    }
                 }
+
+                Core.TakeEvents();
             }
 
-            if (n < 0)
-            {
-                await Driver.WaitForDrainAsync(cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-
+            Core.Output.Kick();
             buffer = buffer.Slice(n);
-            if (!buffer.IsEmpty)
+            if (wait is not null)
             {
-                TcpChanMetrics.FlowControlStalls.Add(1);
-                await writable!.WaitAsync(cancellationToken).ConfigureAwait(false);
+                await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
-
-        await Driver.WaitForDrainAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Ends this side's data (half-close): the peer reads to the end; this side can still read. Writing afterwards throws <see cref="InvalidOperationException"/>.</summary>
     public void CompleteWrites()
     {
-        lock (Driver.Gate)
+        lock (Core.Gate)
         {
             _writesCompleted = true;
             _channel.CompleteWrites();
+            Core.TakeEvents();
         }
 
-        Driver.SignalSend();
+        Core.Output.Kick();
     }
 
     /// <summary>Resets the channel at once with <paramref name="code"/>; pending and later operations on both sides fail.</summary>
     public void Abort(ErrorCode code = ErrorCode.Cancel)
     {
-        lock (Driver.Gate)
+        lock (Core.Gate)
         {
             _channel.Abort(code);
+            Core.TakeEvents();
         }
 
-        Driver.SignalSend();
+        Core.Output.Kick();
     }
 
     /// <inheritdoc />
@@ -243,23 +183,21 @@ public sealed class TcpChanStream : Stream
     /// <summary>Closes the channel: ends this side's data and reads no more (see <see cref="Channel.Close"/>); later reads and writes throw <see cref="ObjectDisposedException"/>.</summary>
     protected override void Dispose(bool disposing)
     {
-        if (disposing)
+        if (disposing && !_disposed)
         {
-            lock (Driver.Gate)
+            lock (Core.Gate)
             {
-                // The core drops what was not read; the stream gives its buffer back too.
+                // What was not read is dropped (and its credit goes back); a read or write still
+                // waiting on another thread wakes and throws ObjectDisposedException.
                 _disposed = true;
                 _writesCompleted = true;
-                _channel.Buffer.Clear();
+                _channel.Inbox.Close();
                 _channel.Close();
-
-                // A read or write still waiting (on another thread) must not wait for the peer:
-                // it wakes, finds the stream disposed and throws ObjectDisposedException.
-                _channel.Readable.Complete();
-                _channel.WritableIfCreated?.Complete();
+                _channel.WritableIfWaited?.Complete();
+                Core.TakeEvents();
             }
 
-            Driver.SignalSend();
+            Core.Output.Kick();
         }
 
         base.Dispose(disposing);
@@ -274,9 +212,13 @@ public sealed class TcpChanStream : Stream
             throw new InvalidOperationException($"Channel {ChannelId}: writes were completed; nothing more can be written.");
         }
 
-        if (_channel.Failure is { } failure)
+        // Each throw gets its own exception object, so stack traces stay truthful.
+        switch (_channel.Failure)
         {
-            throw Rethrow(failure);
+            case TcpChanChannelException c:
+                throw c.Rethrow();
+            case TcpChanSessionException s:
+                throw s.Rethrow();
         }
 
         if (_channel.IsClosed)
@@ -284,12 +226,4 @@ public sealed class TcpChanStream : Stream
             throw new TcpChanChannelException(ChannelId, _channel.CloseReason!.Value, _channel.CloseCode);
         }
     }
-
-    // Each throw gets its own exception object where it can, so stack traces stay truthful.
-    private static Exception Rethrow(Exception failure) => failure switch
-    {
-        TcpChanChannelException c => new TcpChanChannelException(c.ChannelId, c.Reason, c.Code, c),
-        TcpChanSessionException s => new TcpChanSessionException(s.Reason, s.Message, s.Code, s),
-        _ => failure,
-    };
 }

@@ -35,19 +35,19 @@ public sealed class ClientConnection : Connection
     {
         if (header.Type != FrameType.HandshakeReply)
         {
-            HandshakeFailure($"Expected a handshake reply, got {header.Type}.");
+            HandshakeFailure(HandshakeFailureReason.UnexpectedFrame, $"Expected a handshake reply, got {header.Type}.");
             return;
         }
 
         if (header.Magic != HandshakeMagic)
         {
-            HandshakeFailure($"Mismatched magic: expected 0x{HandshakeMagic:X8}, got 0x{header.Magic:X8}.");
+            HandshakeFailure(HandshakeFailureReason.MagicMismatch, $"Mismatched magic: expected 0x{HandshakeMagic:X8}, got 0x{header.Magic:X8}.");
             return;
         }
 
         if (header.Version > MaxVersion)
         {
-            HandshakeFailure($"The server chose version {header.Version}; this client offered at most {MaxVersion}.");
+            HandshakeFailure(HandshakeFailureReason.VersionMismatch, $"The server chose version {header.Version}; this client offered at most {MaxVersion}.");
             return;
         }
 

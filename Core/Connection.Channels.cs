@@ -1,4 +1,3 @@
-using TcpChan.Core.Flow;
 using TcpChan.Core.Frames;
 
 namespace TcpChan.Core;
@@ -55,15 +54,12 @@ public abstract partial class Connection
         }
     }
 
-    /// <summary>Makes the channel open: its event first, then its OnCreated (which may already write or close it).</summary>
+    /// <summary>Makes the channel open and reports it (<see cref="ChannelCreated"/>).</summary>
     private void RegisterChannel(Channel channel)
     {
         if (Version > 0)
         {
-            channel.SendCredit = PeerSettings.InitialChannelWindow;
-            channel.ReceiveWindow = LocalSettings.InitialChannelWindow;
-            channel.ReceiveRemaining = LocalSettings.InitialChannelWindow;
-            channel.LastCreditAt = _now;
+            channel.Flow.Open(PeerSettings.InitialChannelWindow, LocalSettings.InitialChannelWindow, _now);
             if (channel.IsRemote)
             {
                 _peerOpenCount++;
@@ -72,14 +68,6 @@ public abstract partial class Connection
 
         _channels.Add(channel.ChannelId, channel);
         Enqueue(new ChannelCreated(channel));
-        try
-        {
-            channel.RaiseCreated();
-        }
-        catch (Exception ex)
-        {
-            ChannelCallbackFailed(channel, ex);
-        }
     }
 
     /// <summary>Closes a channel for good: the one place every channel ends.</summary>
@@ -97,23 +85,14 @@ public abstract partial class Connection
                 _peerOpenCount--;
             }
 
-            channel.SendQueue?.Clear();
+            channel.Flow.SendQueue?.Clear();
 
             // Whatever the application had not consumed is dropped with the channel.
             DropUnconsumed(channel);
         }
 
         channel.MarkClosed(reason, code);
-        try
-        {
-            channel.RaiseClosed(reason);
-        }
-        catch (Exception ex)
-        {
-            exception ??= ex;
-        }
-
-        Enqueue(new ChannelClosed(channel.ChannelId, reason, exception, code));
+        Enqueue(new ChannelClosed(channel, reason, exception, code));
     }
 
     private List<Channel> SnapshotChannels() => new(_channels.Values);
@@ -150,7 +129,7 @@ public abstract partial class Connection
     /// <summary>Version 1: a channel is done when both sides ended and everything was consumed.</summary>
     private void MaybeComplete(Channel channel)
     {
-        if (channel.EndSent && channel.EndReceived && channel.Unconsumed == 0 && !channel.IsClosed)
+        if (channel.EndSent && channel.EndReceived && channel.Flow.Unconsumed == 0 && !channel.IsClosed)
         {
             RemoveChannel(channel, ChannelCloseReason.Completed, null, null);
         }
@@ -168,7 +147,7 @@ public abstract partial class Connection
             return long.MaxValue;
         }
 
-        return channel.SendQueue is { IsEmpty: false } ? 0 : Math.Max(0, Math.Min(channel.SendCredit, _sessionSendCredit));
+        return channel.Flow.HasQueued ? 0 : Math.Max(0, Math.Min(channel.Flow.SendCredit, _session.SendCredit));
     }
 
     [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
@@ -184,32 +163,24 @@ public abstract partial class Connection
             throw new InvalidOperationException($"Channel {channel.ChannelId}: writes were completed; nothing more can be written.");
         }
 
-        Enter();
-        try
+        if (Version == 0)
         {
-            if (Version == 0)
+            WritePayloadFrames(channel.ChannelId, data);
+            return data.Length;
+        }
+
+        int sent = channel.Flow.HasQueued ? 0 : SendWithCredit(channel, data);
+        if (sent < data.Length)
+        {
+            channel.Flow.WantsWritable = true;
+            if (queue)
             {
-                WritePayloadFrames(channel.ChannelId, data);
+                channel.Flow.Queue(data.Slice(sent));
                 return data.Length;
             }
-
-            int sent = channel.SendQueue is { IsEmpty: false } ? 0 : SendWithCredit(channel, data);
-            if (sent < data.Length)
-            {
-                channel.WantsWritable = true;
-                if (queue)
-                {
-                    (channel.SendQueue ??= new ByteQueue()).Enqueue(data.Slice(sent));
-                    return data.Length;
-                }
-            }
-
-            return sent;
         }
-        finally
-        {
-            Exit();
-        }
+
+        return sent;
     }
 
     internal void CompleteWrites(Channel channel)
@@ -225,16 +196,8 @@ public abstract partial class Connection
             return;
         }
 
-        Enter();
-        try
-        {
-            channel.WritesCompleted = true;
-            FlushChannel(channel);
-        }
-        finally
-        {
-            Exit();
-        }
+        channel.WritesCompleted = true;
+        FlushChannel(channel);
     }
 
     internal void CloseChannelCore(Channel channel)
@@ -244,32 +207,24 @@ public abstract partial class Connection
             return;
         }
 
-        Enter();
-        try
+        if (Version == 0)
         {
-            if (Version == 0)
-            {
-                WriteShortFrame(FrameType.CloseChannel, channel.ChannelId);
-                RemoveChannel(channel, ChannelCloseReason.LocalClose, null, null);
-                return;
-            }
-
-            // Version 1: end our side, stop reading, and finish when the peer ends too. What was
-            // held unread is dropped, and its credit goes back so the peer can finish sending.
-            channel.ReadsClosed = true;
-            int held = (int)channel.Unconsumed;
-            channel.Unconsumed = 0;
-            _sessionBuffered -= held;
-            DropReceived(channel, held);
-
-            channel.WritesCompleted = true;
-            FlushChannel(channel);
-            MaybeComplete(channel);
+            WriteShortFrame(FrameType.CloseChannel, channel.ChannelId);
+            RemoveChannel(channel, ChannelCloseReason.LocalClose, null, null);
+            return;
         }
-        finally
-        {
-            Exit();
-        }
+
+        // Version 1: end our side, stop reading, and finish when the peer ends too. What was
+        // held unread is dropped, and its credit goes back so the peer can finish sending.
+        channel.ReadsClosed = true;
+        int held = (int)channel.Flow.Unconsumed;
+        channel.Flow.Unconsumed = 0;
+        _session.Buffered -= held;
+        DropReceived(channel, held);
+
+        channel.WritesCompleted = true;
+        FlushChannel(channel);
+        MaybeComplete(channel);
     }
 
     internal void AbortChannel(Channel channel, ErrorCode code)
@@ -280,16 +235,8 @@ public abstract partial class Connection
             return;
         }
 
-        Enter();
-        try
-        {
-            WriteLongFrame(FrameType.ResetChannel, channel.ChannelId, (uint)code);
-            RemoveChannel(channel, ChannelCloseReason.LocalReset, null, code);
-        }
-        finally
-        {
-            Exit();
-        }
+        WriteLongFrame(FrameType.ResetChannel, channel.ChannelId, (uint)code);
+        RemoveChannel(channel, ChannelCloseReason.LocalReset, null, code);
     }
 
     [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
@@ -302,9 +249,9 @@ public abstract partial class Connection
             return;
         }
 
-        if (count < 0 || count > channel.Unconsumed)
+        if (count < 0 || count > channel.Flow.Unconsumed)
         {
-            throw new ArgumentOutOfRangeException(nameof(count), count, $"Channel {channel.ChannelId} has {channel.Unconsumed} unconsumed bytes.");
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"Channel {channel.ChannelId} has {channel.Flow.Unconsumed} unconsumed bytes.");
         }
 
         if (count == 0)
@@ -312,17 +259,9 @@ public abstract partial class Connection
             return;
         }
 
-        Enter();
-        try
-        {
-            channel.Unconsumed -= count;
-            _sessionBuffered -= count;
-            Credit(channel, count);
-            MaybeComplete(channel);
-        }
-        finally
-        {
-            Exit();
-        }
+        channel.Flow.Unconsumed -= count;
+        _session.Buffered -= count;
+        Credit(channel, count);
+        MaybeComplete(channel);
     }
 }

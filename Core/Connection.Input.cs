@@ -13,6 +13,7 @@ public abstract partial class Connection
     private int _payloadRemaining;
     private uint _payloadChannelId;
     private Channel? _payloadChannel;
+    private ReadOnlyMemory<byte> _input; // while DataReceived(memory) runs: the memory its span is, for payload slices
     private bool _awaitingSettings;
 
     [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
@@ -59,7 +60,7 @@ public abstract partial class Connection
         {
             if (State == ConnectionState.Handshaking)
             {
-                HandshakeFailure($"Not a TCPChan handshake: first bytes 0x{raw[0]:X2} 0x{raw[1]:X2}.");
+                HandshakeFailure(HandshakeFailureReason.NotTcpChan, $"Not a TCPChan handshake: first bytes 0x{raw[0]:X2} 0x{raw[1]:X2}.");
             }
             else
             {
@@ -88,7 +89,7 @@ public abstract partial class Connection
             }
             else
             {
-                HandshakeFailure($"Expected a handshake {(IsClient ? "reply" : "request")}, got {header.Type}.");
+                HandshakeFailure(HandshakeFailureReason.UnexpectedFrame, $"Expected a handshake {(IsClient ? "reply" : "request")}, got {header.Type}.");
             }
 
             return;
@@ -137,7 +138,7 @@ public abstract partial class Connection
     {
         if (header.Type != FrameType.Settings || header.Version != Version)
         {
-            HandshakeFailure($"Expected version-{Version} settings after the handshake, got {header.Type} (version byte {header.Version}).");
+            HandshakeFailure(HandshakeFailureReason.UnexpectedFrame, $"Expected version-{Version} settings after the handshake, got {header.Type} (version byte {header.Version}).");
             return;
         }
 
@@ -150,7 +151,7 @@ public abstract partial class Connection
             {
                 // Tell the peer why before giving up; nothing else will be read or sent.
                 SendGoAway(ErrorCode.SettingsError);
-                HandshakeFailure(error);
+                HandshakeFailure(HandshakeFailureReason.SettingsRejected, error);
                 return;
             }
         }
@@ -276,10 +277,7 @@ public abstract partial class Connection
             return;
         }
 
-        // The event goes first, so that what OnEndOfData does (end our side, which may
-        // complete the channel) is reported after it.
         channel.EndReceived = true;
-        Enqueue(new ChannelEndOfData(id));
         try
         {
             channel.RaiseEndOfData();
@@ -316,9 +314,9 @@ public abstract partial class Connection
             return;
         }
 
-        if (length > _sessionReceiveRemaining)
+        if (length > _session.ReceiveRemaining)
         {
-            Fail(ErrorCode.FlowControlError, $"{length} bytes on channel {id} with {_sessionReceiveRemaining} bytes of session credit.");
+            Fail(ErrorCode.FlowControlError, $"{length} bytes on channel {id} with {_session.ReceiveRemaining} bytes of session credit.");
             return;
         }
 
@@ -327,13 +325,13 @@ public abstract partial class Connection
             return;
         }
 
-        if (channel is not null && length > channel.ReceiveRemaining)
+        if (channel is not null && length > channel.Flow.ReceiveRemaining)
         {
-            Fail(ErrorCode.FlowControlError, $"{length} bytes on channel {id} with {channel.ReceiveRemaining} bytes of credit.");
+            Fail(ErrorCode.FlowControlError, $"{length} bytes on channel {id} with {channel.Flow.ReceiveRemaining} bytes of credit.");
             return;
         }
 
-        _sessionReceiveRemaining -= length;
+        _session.ReceiveRemaining -= length;
         if (channel is not null && channel.EndReceived)
         {
             ChannelError(channel, "Data after end of data.");
@@ -342,7 +340,7 @@ public abstract partial class Connection
 
         if (channel is not null)
         {
-            channel.ReceiveRemaining -= length;
+            channel.Flow.ReceiveRemaining -= length;
         }
 
         if (channel is null || channel.ReadsClosed)
@@ -387,13 +385,21 @@ public abstract partial class Connection
                 bool manual = Version > 0 && !channel.AutoConsume;
                 if (manual)
                 {
-                    channel.Unconsumed += count;
-                    _sessionBuffered += count;
+                    channel.Flow.Unconsumed += count;
+                    _session.Buffered += count;
                 }
 
                 try
                 {
-                    channel.RaiseDataReceived(data.Slice(0, count));
+                    if (_input.IsEmpty)
+                    {
+                        channel.RaiseDataReceived(data.Slice(0, count));
+                    }
+                    else
+                    {
+                        // data is the tail of _input: the same bytes, as memory the channel may keep.
+                        channel.RaiseDataReceived(_input.Slice(_input.Length - data.Length, count));
+                    }
                 }
                 catch (Exception ex)
                 {
@@ -425,8 +431,7 @@ public abstract partial class Connection
 
         if (id == 0)
         {
-            _sessionSendCredit += increment;
-            if (_sessionSendCredit > int.MaxValue)
+            if (!_session.AddSendCredit(increment))
             {
                 Fail(ErrorCode.FlowControlError, "Session credit above 2^31-1.");
                 return;
@@ -441,8 +446,7 @@ public abstract partial class Connection
             return;
         }
 
-        channel.SendCredit += increment;
-        if (channel.SendCredit > int.MaxValue)
+        if (!channel.Flow.AddSendCredit(increment))
         {
             Fail(ErrorCode.FlowControlError, $"Credit of channel {id} above 2^31-1.");
             return;

@@ -56,48 +56,40 @@ public abstract partial class Connection
     /// </summary>
     public void HandleTimeout(TimeSpan now)
     {
-        Enter();
-        try
+        AdvanceTime(now);
+        if (State == ConnectionState.Handshaking)
         {
-            AdvanceTime(now);
-            if (State == ConnectionState.Handshaking)
+            if (_handshakeDeadline is { } deadline && _now >= deadline)
             {
-                if (_handshakeDeadline is { } deadline && _now >= deadline)
-                {
-                    HandshakeFailure($"The handshake did not complete within {_options.HandshakeTimeout}.");
-                }
-
-                return;
+                HandshakeFailure(HandshakeFailureReason.TimedOut, $"The handshake did not complete within {_options.HandshakeTimeout}.");
             }
 
-            if (State != ConnectionState.Established || Version == 0)
-            {
-                return;
-            }
-
-            var silence = _now - _lastReceivedAt;
-            if (silence >= _options.KeepAliveTimeout)
-            {
-                if (!_goAwaySent)
-                {
-                    SendGoAway(ErrorCode.KeepAliveTimeout);
-                }
-
-                State = ConnectionState.Closed;
-                CloseAllChannels(ChannelCloseReason.KeepAliveTimeout);
-                Enqueue(new KeepAliveTimedOut(silence));
-                return;
-            }
-
-            if (_options.KeepAliveInterval is { } interval && silence >= interval && !_keepAlivePingOutstanding)
-            {
-                _keepAlivePingOutstanding = true;
-                SendPing(userOpaque: null);
-            }
+            return;
         }
-        finally
+
+        if (State != ConnectionState.Established || Version == 0)
         {
-            Exit();
+            return;
+        }
+
+        var silence = _now - _lastReceivedAt;
+        if (silence >= _options.KeepAliveTimeout)
+        {
+            if (!_goAwaySent)
+            {
+                SendGoAway(ErrorCode.KeepAliveTimeout);
+            }
+
+            State = ConnectionState.Closed;
+            CloseAllChannels(ChannelCloseReason.KeepAliveTimeout);
+            Enqueue(new KeepAliveTimedOut(silence));
+            return;
+        }
+
+        if (_options.KeepAliveInterval is { } interval && silence >= interval && !_keepAlivePingOutstanding)
+        {
+            _keepAlivePingOutstanding = true;
+            SendPing(userOpaque: null);
         }
     }
 
@@ -121,15 +113,7 @@ public abstract partial class Connection
             throw new InvalidOperationException($"{MaxUserPings} pings are already waiting for an answer.");
         }
 
-        Enter();
-        try
-        {
-            SendPing(opaque);
-        }
-        finally
-        {
-            Exit();
-        }
+        SendPing(opaque);
     }
 
     private void SendPing(ulong? userOpaque)

@@ -19,14 +19,10 @@ namespace TcpChan.Core;
 public abstract partial class Connection
 {
     private readonly Func<ChannelOpenInfo, Channel> _channelFactory;
-    private readonly Action? _eventCallback;
     private readonly ConnectionOptions _options;
     private readonly Dictionary<uint, Channel> _channels = new();
     private readonly Queue<ConnectionEvent> _events = new();
 
-    private int _callDepth;
-    private bool _eventsAdded;
-    private bool _inCallback;
     private bool _inDataReceived;
 
     private protected Connection(Func<ChannelOpenInfo, Channel> channelFactory, ConnectionOptions? options)
@@ -36,7 +32,6 @@ public abstract partial class Connection
         _options.Validate();
         HandshakeMagic = _options.HandshakeMagic;
         MaxVersion = _options.MaxVersion;
-        _eventCallback = _options.EventCallback;
         _random = _options.Random ?? new Random();
         LocalSettings = new Settings
         {
@@ -116,32 +111,35 @@ public abstract partial class Connection
             throw new InvalidOperationException($"ConnectionEstablished was already called (state {State}).");
         }
 
-        Enter();
-        try
-        {
-            AdvanceTime(now);
-            State = ConnectionState.Handshaking;
-            _handshakeDeadline = _options.HandshakeTimeout is { } timeout ? _now + timeout : null;
-            _lastReceivedAt = _now;
-            OnConnectionEstablished();
-        }
-        finally
-        {
-            Exit();
-        }
+        AdvanceTime(now);
+        State = ConnectionState.Handshaking;
+        _handshakeDeadline = _options.HandshakeTimeout is { } timeout ? _now + timeout : null;
+        _lastReceivedAt = _now;
+        OnConnectionEstablished();
     }
 
     /// <summary>
     /// Feeds bytes that arrived from the peer, in any chunking. Frames are handled as soon
-    /// as they are complete; channel payload reaches <see cref="Channel.DataReceived"/> as
+    /// as they are complete; channel payload reaches <see cref="Channel.DataReceived(ReadOnlySpan{byte})"/> as
     /// slices of <paramref name="data"/>. Input after the connection failed or closed is ignored.
     /// </summary>
     /// <exception cref="InvalidOperationException">Called before <see cref="ConnectionEstablished()"/>, or from inside a callback of this call.</exception>
     public void DataReceived(ReadOnlySpan<byte> data) => DataReceived(data, _now);
 
     /// <summary>As <see cref="DataReceived(ReadOnlySpan{byte})"/>, at time <paramref name="now"/> (for round-trip times and keepalive).</summary>
+    public void DataReceived(ReadOnlySpan<byte> data, TimeSpan now) => Receive(data, default, now);
+
+    /// <summary>
+    /// As <see cref="DataReceived(ReadOnlySpan{byte}, TimeSpan)"/>, for a driver that keeps
+    /// <paramref name="data"/> after the call: channel payload reaches
+    /// <see cref="Channel.DataReceived(ReadOnlyMemory{byte})"/> as slices of it, which the
+    /// channel may copy later, for as long as the driver keeps the memory (the adapters keep a
+    /// read buffer until they have handed its slices on, outside their lock).
+    /// </summary>
+    public void DataReceived(ReadOnlyMemory<byte> data, TimeSpan now) => Receive(data.Span, data, now);
+
     [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
-    public void DataReceived(ReadOnlySpan<byte> data, TimeSpan now)
+    private void Receive(ReadOnlySpan<byte> data, ReadOnlyMemory<byte> memory, TimeSpan now)
     {
         if (State == ConnectionState.Idle)
         {
@@ -153,8 +151,8 @@ public abstract partial class Connection
             throw new InvalidOperationException("DataReceived was called from inside a DataReceived callback.");
         }
 
-        Enter();
         _inDataReceived = true;
+        _input = memory;
         try
         {
             AdvanceTime(now);
@@ -166,7 +164,7 @@ public abstract partial class Connection
         finally
         {
             _inDataReceived = false;
-            Exit();
+            _input = default;
         }
     }
 
@@ -184,35 +182,27 @@ public abstract partial class Connection
             throw new InvalidOperationException("The connection is going away: no new channels.");
         }
 
-        Enter();
-        try
+        if (Version > 0)
         {
-            if (Version > 0)
-            {
-                ValidateLabel(label);
-            }
-
-            uint id = NextChannelId();
-
-            // The factory runs first: if it throws, the peer never hears of the channel.
-            var channel = MakeChannel(id, isRemote: false, Version == 0 ? null : label)
-                ?? throw new InvalidOperationException("The channel factory threw; see the ChannelClosed event.");
-            if (Version == 0)
-            {
-                WriteShortFrame(FrameType.CreateChannel, id);
-            }
-            else
-            {
-                WriteOpen(id, label);
-            }
-
-            RegisterChannel(channel);
-            return channel;
+            ValidateLabel(label);
         }
-        finally
+
+        uint id = NextChannelId();
+
+        // The factory runs first: if it throws, the peer never hears of the channel.
+        var channel = MakeChannel(id, isRemote: false, Version == 0 ? null : label)
+            ?? throw new InvalidOperationException("The channel factory threw; see the ChannelClosed event.");
+        if (Version == 0)
         {
-            Exit();
+            WriteShortFrame(FrameType.CreateChannel, id);
         }
+        else
+        {
+            WriteOpen(id, label);
+        }
+
+        RegisterChannel(channel);
+        return channel;
     }
 
     /// <summary>Closes an open channel (see <see cref="Channel.Close"/>). Returns false (and does nothing) if no channel with that id is open.</summary>
@@ -241,15 +231,7 @@ public abstract partial class Connection
             return;
         }
 
-        Enter();
-        try
-        {
-            SendGoAway(code);
-        }
-        finally
-        {
-            Exit();
-        }
+        SendGoAway(code);
     }
 
     /// <summary>True once either side sent a go-away: no new channels.</summary>
@@ -268,29 +250,21 @@ public abstract partial class Connection
             return;
         }
 
-        Enter();
-        try
+        bool tellPeer = State == ConnectionState.Established;
+        if (tellPeer && Version > 0 && !_goAwaySent)
         {
-            bool tellPeer = State == ConnectionState.Established;
-            if (tellPeer && Version > 0 && !_goAwaySent)
-            {
-                SendGoAway(ErrorCode.NoError);
-            }
-
-            State = ConnectionState.Closed;
-            foreach (var channel in SnapshotChannels())
-            {
-                if (tellPeer && Version == 0)
-                {
-                    WriteShortFrame(FrameType.CloseChannel, channel.ChannelId);
-                }
-
-                RemoveChannel(channel, ChannelCloseReason.ConnectionClosed, null, null);
-            }
+            SendGoAway(ErrorCode.NoError);
         }
-        finally
+
+        State = ConnectionState.Closed;
+        foreach (var channel in SnapshotChannels())
         {
-            Exit();
+            if (tellPeer && Version == 0)
+            {
+                WriteShortFrame(FrameType.CloseChannel, channel.ChannelId);
+            }
+
+            RemoveChannel(channel, ChannelCloseReason.ConnectionClosed, null, null);
         }
     }
 
@@ -306,16 +280,8 @@ public abstract partial class Connection
             return;
         }
 
-        Enter();
-        try
-        {
-            State = ConnectionState.Closed;
-            CloseAllChannels(ChannelCloseReason.ConnectionLost);
-        }
-        finally
-        {
-            Exit();
-        }
+        State = ConnectionState.Closed;
+        CloseAllChannels(ChannelCloseReason.ConnectionLost);
     }
 
     // ---- lifecycle helpers ----------------------------------------------------------------
@@ -325,11 +291,11 @@ public abstract partial class Connection
     /// <summary>Handles a handshake frame (request or reply) while handshaking.</summary>
     private protected abstract void OnHandshakeFrame(in FrameHeader header);
 
-    private protected void HandshakeFailure(string reason)
+    private protected void HandshakeFailure(HandshakeFailureReason kind, string reason)
     {
         State = ConnectionState.HandshakeFailed;
         ResetInput();
-        Enqueue(new HandshakeFailed(reason));
+        Enqueue(new HandshakeFailed(kind, reason));
     }
 
     private bool IsReading => State is ConnectionState.Handshaking or ConnectionState.Established;
@@ -374,36 +340,5 @@ public abstract partial class Connection
 
     // ---- events -------------------------------------------------------------------------
 
-    private protected void Enqueue(ConnectionEvent e)
-    {
-        _events.Enqueue(e);
-        _eventsAdded = true;
-    }
-
-    private void Enter() => _callDepth++;
-
-    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
-    private void Exit()
-    {
-        if (--_callDepth != 0 || _eventCallback is null || _inCallback)
-        {
-            return;
-        }
-
-        // Once per outermost call, and never re-entered: a callback that calls back in
-        // (writes while draining) is told about the new events by the loop, not by recursion.
-        _inCallback = true;
-        try
-        {
-            while (_eventsAdded && _events.Count > 0)
-            {
-                _eventsAdded = false;
-                _eventCallback();
-            }
-        }
-        finally
-        {
-            _inCallback = false;
-        }
-    }
+    private protected void Enqueue(ConnectionEvent e) => _events.Enqueue(e);
 }

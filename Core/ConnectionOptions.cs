@@ -19,14 +19,6 @@ public sealed class ConnectionOptions
     public byte MaxVersion { get; set; } = LatestVersion;
 
     /// <summary>
-    /// Called (with no arguments) when an API call into the connection has left new
-    /// events in its queue, once per call, after the call's work is done, so that a
-    /// driver can drain with <see cref="Connection.NextEvent"/>. Like the reference's
-    /// <c>event_callback</c>, but batched.
-    /// </summary>
-    public Action? EventCallback { get; set; }
-
-    /// <summary>
     /// Source of random channel ids in version 0 (ids are random there, as the reference
     /// picks them). Set a seeded <see cref="Random"/> for reproducible tests.
     /// </summary>

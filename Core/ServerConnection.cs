@@ -31,14 +31,14 @@ public sealed class ServerConnection : Connection
     {
         if (header.Type != FrameType.HandshakeRequest)
         {
-            HandshakeFailure($"Expected a handshake request, got {header.Type}.");
+            HandshakeFailure(HandshakeFailureReason.UnexpectedFrame, $"Expected a handshake request, got {header.Type}.");
             return;
         }
 
         if (header.Magic != HandshakeMagic)
         {
             // Like the reference: no reply, the handshake just fails.
-            HandshakeFailure($"Mismatched magic: expected 0x{HandshakeMagic:X8}, got 0x{header.Magic:X8}.");
+            HandshakeFailure(HandshakeFailureReason.MagicMismatch, $"Mismatched magic: expected 0x{HandshakeMagic:X8}, got 0x{header.Magic:X8}.");
             return;
         }
 

@@ -96,8 +96,6 @@ public sealed class SideConfig
     /// <summary>Channel factory and callbacks misbehave (throw, re-enter, close, echo) by label or id.</summary>
     public bool Faults { get; set; }
 
-    /// <summary>ConnectionOptions.EventCallback: 0 none, 1 counts its calls, 2 drains the events from inside the callback (like a driver).</summary>
-    public int Callback { get; set; }
 
     /// <summary>Seed of ConnectionOptions.Random (version-0 channel ids).</summary>
     public int RandomSeed { get; set; } = 1;

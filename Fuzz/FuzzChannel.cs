@@ -30,7 +30,7 @@ public enum Behaviour
     PingInData,
 }
 
-/// <summary>The exception the harness's callbacks throw on purpose; the core must swallow it.</summary>
+/// <summary>The exception the harness's callbacks throw on purpose: the core must swallow it (from a channel callback), or the harness (from its reaction to an event).</summary>
 public sealed class FuzzFault : Exception
 {
     public FuzzFault(string message)
@@ -147,7 +147,8 @@ public sealed class FuzzChannel : Channel
         return accepted;
     }
 
-    protected override void OnCreated()
+    /// <summary>The harness took this channel's ChannelCreated event: the application's reaction (as a driver would run it).</summary>
+    internal void Created()
     {
         CreatedCalls++;
         switch (Behaviour)
@@ -166,7 +167,7 @@ public sealed class FuzzChannel : Channel
                 Connection.ConnectionLost();
                 break;
             case Behaviour.GoAwayInCreated:
-                Connection.GoAway(ErrorCode.NoError); // version 0: throws, and the core closes this channel
+                Connection.GoAway(ErrorCode.NoError); // version 0: throws (misuse), and the harness aborts this channel
                 break;
         }
     }
@@ -249,7 +250,8 @@ public sealed class FuzzChannel : Channel
         }
     }
 
-    protected override void OnClosed(ChannelCloseReason reason)
+    /// <summary>The harness took this channel's ChannelClosed event: the application's reaction.</summary>
+    internal void Closed(ChannelCloseReason reason)
     {
         ClosedCalls++;
         ClosedWith = reason;
@@ -260,7 +262,7 @@ public sealed class FuzzChannel : Channel
 
         if (Behaviour == Behaviour.CreateInClosed)
         {
-            Connection.CreateChannel("plain"); // may throw (going away, closed): the core catches it
+            Connection.CreateChannel("plain"); // may throw (going away, closed): the harness catches it
             _side.CreatedFromOnClosed++;
         }
     }

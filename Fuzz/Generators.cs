@@ -47,7 +47,6 @@ public static class Generators
             HandshakeTimeoutMs = r.Next(4) switch { 0 => null, 1 => 0, 2 => 1000, _ => 30_000 },
             Consume = Pick(r, new[] { "auto", "manual", "mixed" }),
             Faults = faults,
-            Callback = r.Next(3),
             RandomSeed = r.Next(),
         };
     }

@@ -525,7 +525,6 @@ public static class Mutator
                 break;
             case 6:
                 c.Faults = !c.Faults;
-                c.Callback = r.Next(3);
                 break;
             default:
                 c.KeepAliveIntervalMs = r.Next(2) == 0 ? null : r.Next(0, 2000);

@@ -30,8 +30,6 @@ public sealed class SideHarness
     private readonly OutputChecker _output;
     private ConnectionState _lastState = ConnectionState.Idle;
     private bool _factoryFailedInCall;
-    private bool _inEventCallback;
-    private long _callbackCalls;
     private bool _quietAfterLocal;
     private int? _handshakeVersion;
     private string? _terminal;
@@ -43,11 +41,6 @@ public sealed class SideHarness
         Features = features;
         Name = config.Client ? "client" : "server";
         var options = config.ToOptions();
-        if (config.Callback != 0)
-        {
-            options.EventCallback = OnEventCallback;
-        }
-
         Conn = config.Client ? new ClientConnection(Factory, options) : new ServerConnection(Factory, options);
         _output = new OutputChecker(this);
     }
@@ -113,7 +106,6 @@ public sealed class SideHarness
             return;
         }
 
-        long calls = _callbackCalls;
         try
         {
             Conn.DataReceived(data, Now);
@@ -123,7 +115,6 @@ public sealed class SideHarness
             Fail($"escape:DataReceived:{ex.GetType().Name}", Describe(ex));
         }
 
-        CheckCallback(calls);
         Drain();
         CheckState();
         QuietIfClosed();
@@ -147,7 +138,6 @@ public sealed class SideHarness
             Now = TimeSpan.Zero;
         }
 
-        long calls = _callbackCalls;
         try
         {
             Conn.HandleTimeout(Now);
@@ -157,7 +147,6 @@ public sealed class SideHarness
             Fail($"escape:HandleTimeout:{ex.GetType().Name}", Describe(ex));
         }
 
-        CheckCallback(calls);
         Drain();
         CheckState();
         QuietIfClosed();
@@ -177,7 +166,6 @@ public sealed class SideHarness
         bool mustWork = false;
         _factoryFailedInCall = false;
         bool wasQuiet = Quiet;
-        long callsBefore = _callbackCalls;
         try
         {
             switch (op)
@@ -327,8 +315,6 @@ public sealed class SideHarness
             Fail($"escape:{op}:{ex.GetType().Name}", Describe(ex));
         }
 
-        CheckCallback(callsBefore);
-
         // Events of the action itself (Close's go-away and channel closes) are fine; later input's are not.
         bool quietBefore = wasQuiet;
         DrainAfterAction(quietBefore);
@@ -440,14 +426,19 @@ public sealed class SideHarness
                     Fail("created-foreign-channel", e.ToString() ?? string.Empty);
                 }
 
-                if (created.Channel is FuzzChannel { CreatedCalls: not 1 } made)
+                if (created.Channel is FuzzChannel { CreatedCalls: not 0 } made)
                 {
-                    Fail("created-callback", $"{e}: OnCreated ran {made.CreatedCalls} times.");
+                    Fail("created-twice", $"{e}: the channel's ChannelCreated was taken {made.CreatedCalls + 1} times.");
                 }
 
                 if (!_open.TryAdd(created.Channel.ChannelId, created.Channel))
                 {
                     Fail("created-twice", $"{e}: channel {created.Channel.ChannelId} is already open.");
+                }
+
+                if (created.Channel is FuzzChannel react)
+                {
+                    React(react, "created", react.Created);
                 }
 
                 break;
@@ -466,9 +457,14 @@ public sealed class SideHarness
                 }
 
                 // The object of the open channel with this id (version 0 may reuse an id within one call).
-                if (!gone.IsClosed || gone.CloseReason != closed.Reason || gone is FuzzChannel { ClosedCalls: not 1 })
+                if (!ReferenceEquals(gone, closed.Channel) || !gone.IsClosed || gone.CloseReason != closed.Reason || gone is FuzzChannel { ClosedCalls: not 0 })
                 {
-                    Fail("closed-channel-state", $"{e}: the channel says closed={gone.IsClosed}, reason {gone.CloseReason}, OnClosed ran {(gone as FuzzChannel)?.ClosedCalls} times.");
+                    Fail("closed-channel-state", $"{e}: the channel says closed={gone.IsClosed}, reason {gone.CloseReason}, closed before {(gone as FuzzChannel)?.ClosedCalls} times.");
+                }
+
+                if (gone is FuzzChannel closedChannel)
+                {
+                    React(closedChannel, "closed", () => closedChannel.Closed(closed.Reason));
                 }
 
                 break;
@@ -521,22 +517,6 @@ public sealed class SideHarness
             case GoAwayReceived goAway:
                 Features.Add($"ev:GoAwayReceived:{CodeBucket(goAway.Code)}");
                 break;
-            case ChannelEndOfData end:
-                Features.Add("ev:ChannelEndOfData");
-                if (!_open.ContainsKey(end.ChannelId))
-                {
-                    Fail("event-for-closed-channel", e.ToString() ?? string.Empty);
-                }
-
-                break;
-            case ChannelWritable writable:
-                Features.Add("ev:ChannelWritable");
-                if (!_open.ContainsKey(writable.ChannelId))
-                {
-                    Fail("event-for-closed-channel", e.ToString() ?? string.Empty);
-                }
-
-                break;
             default:
                 Features.Add($"ev:{e.GetType().Name}");
                 break;
@@ -568,46 +548,30 @@ public sealed class SideHarness
         }
     }
 
-    /// <summary>ConnectionOptions.EventCallback: never re-entered; in mode 2 it drains, as a driver would.</summary>
-    private void OnEventCallback()
+    /// <summary>
+    /// The application's reaction to a channel's event, run while draining as a driver would:
+    /// misuse exceptions (the channel closed meanwhile, version 0 has no go-away) are allowed;
+    /// the harness's own fault aborts the channel, as an adapter that catches it would.
+    /// </summary>
+    private void React(FuzzChannel channel, string what, Action reaction)
     {
-        if (_inEventCallback)
+        try
         {
-            Fail("event-callback-reentered", "EventCallback was called from inside itself.");
-            return;
+            reaction();
         }
-
-        _callbackCalls++;
-        if (!Conn.HasEvents)
+        catch (FuzzFault)
         {
-            Fail("event-callback-without-events", "EventCallback was called with no event queued.");
-        }
-
-        if (Config.Callback == 2)
-        {
-            _inEventCallback = true;
-            try
+            Features.Add($"react:{what}:fault");
+            if (!channel.IsClosed && Conn.State == ConnectionState.Established)
             {
-                Drain();
-            }
-            finally
-            {
-                _inEventCallback = false;
+                channel.WritesDone = true;
+                channel.LostIncoming = true;
+                channel.Abort();
             }
         }
-    }
-
-    /// <summary>After an outermost call: if it left events, the callback must have been told.</summary>
-    private void CheckCallback(long callsBefore)
-    {
-        if (Config.Callback == 1 && Conn.HasEvents && _callbackCalls == callsBefore)
+        catch (InvalidOperationException ex)
         {
-            Fail("event-callback-missed", "A call left events but EventCallback was not called.");
-        }
-
-        if (Config.Callback == 2 && Conn.HasEvents)
-        {
-            Fail("event-callback-left-events", "EventCallback drained, yet events were left after the call.");
+            Features.Add($"react:{what}:{ex.GetType().Name}");
         }
     }
 

@@ -556,21 +556,6 @@ public class BadInputTests
         Assert.False(pair.Client.HasEvents);
     }
 
-    [Fact]
-    public void OnClosed_that_throws_is_reported_on_the_ChannelClosed_event()
-    {
-        var channels = new List<RecordingChannel>();
-        var server = EstablishedServer(channels, 7);
-        var boom = new InvalidOperationException("closing");
-        channels[0].OnClosedAction = (_, _) => throw boom;
-
-        server.DataReceived(Wire.CloseFrame(7));
-
-        var closed = Assert.IsType<ChannelClosed>(Assert.Single(Wire.Drain(server)));
-        Assert.Equal(ChannelCloseReason.RemoteClose, closed.Reason);
-        Assert.Same(boom, closed.Exception);
-    }
-
     [Theory]
     [InlineData(2)]
     [InlineData(3)]

@@ -3,12 +3,14 @@ using System.Threading.Tasks.Sources;
 namespace TcpChan.Internal;
 
 /// <summary>
-/// A reusable wake-up for one waiter at a time, allocation-free: <see cref="Set"/> wakes the
+/// A reusable wake-up for one waiter at a time, allocation-free: <see cref="Set()"/> wakes the
 /// waiter, or the next wait if none is waiting; <see cref="Fail"/> makes every wait from now on
 /// throw, <see cref="Complete"/> makes every wait from now on return at once (the waiter then
-/// looks at the state it waits on, which says why). Continuations run asynchronously, never under the setter's lock.
+/// looks at the state it waits on, which says why). A continuation runs on the thread pool,
+/// or on the setting thread when it asks for that (<see cref="Set(bool)"/>: the input pump's
+/// wake-ups, run once it no longer holds any lock); never under the setter's lock.
 /// </summary>
-internal sealed class AsyncSignal : IValueTaskSource
+internal sealed class AsyncSignal : IValueTaskSource, IWakeable
 {
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
     private CancellationTokenRegistration _registration;
@@ -58,21 +60,28 @@ internal sealed class AsyncSignal : IValueTaskSource
         return new ValueTask(this, version);
     }
 
-    public void Set()
+    public void Set() => Set(inline: false);
+
+    /// <summary>Wakes the waiter (its continuation on this thread when <paramref name="inline"/>), or the next wait if none is waiting.</summary>
+    public void Set(bool inline)
     {
         lock (this)
         {
-            if (_waiting)
-            {
-                _waiting = false;
-                _core.SetResult(true);
-            }
-            else
+            if (!_waiting)
             {
                 _signaled = true;
+                return;
             }
+
+            _waiting = false;
+            _core.RunContinuationsAsynchronously = !inline;
         }
+
+        // Outside the lock: an inline continuation may wait here again.
+        _core.SetResult(true);
     }
+
+    void IWakeable.Wake(object? argument, bool inline) => Set(inline);
 
     /// <summary>Wakes the waiter and lets every later wait through; cheaper than <see cref="Fail"/> where the waiter can tell why by itself.</summary>
     public void Complete()
@@ -83,6 +92,7 @@ internal sealed class AsyncSignal : IValueTaskSource
             if (_waiting)
             {
                 _waiting = false;
+                _core.RunContinuationsAsynchronously = true;
                 _core.SetResult(true);
             }
         }
@@ -96,6 +106,7 @@ internal sealed class AsyncSignal : IValueTaskSource
             if (_waiting)
             {
                 _waiting = false;
+                _core.RunContinuationsAsynchronously = true;
                 _core.SetException(_error);
             }
         }
@@ -108,6 +119,7 @@ internal sealed class AsyncSignal : IValueTaskSource
             if (_waiting)
             {
                 _waiting = false;
+                _core.RunContinuationsAsynchronously = true;
                 _core.SetException(new OperationCanceledException(token));
             }
         }

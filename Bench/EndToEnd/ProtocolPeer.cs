@@ -37,7 +37,7 @@ internal static class ProtocolPeer
 
         await using var listener = TcpChanListener.Start(new IPEndPoint(IPAddress.Loopback, 0), BenchTuning.Session());
         using var stopServing = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var serving = listener.ServeAsync(() => new TcpChanServerProtocol(serverChannels, BenchTuning.Session()), stopServing.Token);
+        var serving = listener.ServeAsync(() => new ServerProtocol(serverChannels), stopServing.Token);
         var client = new ClientProtocol();
         var running = TcpChanClient.RunAsync(listener.LocalEndPoint, client, ct);
         try
@@ -192,6 +192,10 @@ internal static class ProtocolPeer
 
         public override void HandshakeSuccess() => _established.TrySetResult();
 
+        public override void ChannelCreated(Channel channel) => ((BenchChannel)channel).Created();
+
+        public override void ChannelClosed(Channel channel) => ((BenchChannel)channel).Closed(channel.CloseReason!.Value);
+
         public override void ConnectionLost(TcpChanSessionException error)
         {
             _established.TrySetException(error);
@@ -201,6 +205,31 @@ internal static class ProtocolPeer
         private sealed class FactoryBox
         {
             public Func<Channel>? Factory;
+        }
+    }
+
+    /// <summary>The server: its channels hear of their life from it (the core reports it as connection events).</summary>
+    private sealed class ServerProtocol(Func<Channel> channels) : TcpChanServerProtocol(channels, BenchTuning.Session())
+    {
+        public override void ChannelCreated(Channel channel) => ((BenchChannel)channel).Created();
+
+        public override void ChannelClosed(Channel channel) => ((BenchChannel)channel).Closed(channel.CloseReason!.Value);
+    }
+
+    /// <summary>A workload's channel, told by its protocol when it opens and closes.</summary>
+    private abstract class BenchChannel : Channel
+    {
+        protected BenchChannel(bool autoConsume = true)
+            : base(autoConsume)
+        {
+        }
+
+        public virtual void Created()
+        {
+        }
+
+        public virtual void Closed(ChannelCloseReason reason)
+        {
         }
     }
 
@@ -233,7 +262,7 @@ internal static class ProtocolPeer
     }
 
     /// <summary>Server, bulk: counts what arrives; the clock runs from the first byte to the last.</summary>
-    private sealed class SinkChannel(long total, TaskCompletionSource<TimeSpan> done) : Channel
+    private sealed class SinkChannel(long total, TaskCompletionSource<TimeSpan> done) : BenchChannel
     {
         private long _got;
         private long _first;
@@ -254,7 +283,7 @@ internal static class ProtocolPeer
 
         protected override void OnEndOfData() => Close();
 
-        protected override void OnClosed(ChannelCloseReason reason)
+        public override void Closed(ChannelCloseReason reason)
         {
             if (_got < total)
             {
@@ -268,7 +297,7 @@ internal static class ProtocolPeer
     /// bytes that left (the rest waits in the channel's send queue), and the channel closes when
     /// the peer ends its data and everything is echoed.
     /// </summary>
-    private sealed class EchoChannel() : Channel(autoConsume: false)
+    private sealed class EchoChannel() : BenchChannel(autoConsume: false)
     {
         private long _held; // delivered and counted by the connection, not consumed yet
 
@@ -303,11 +332,11 @@ internal static class ProtocolPeer
     }
 
     /// <summary>Client, bulk: writes <c>total</c> bytes in chunks as credit allows.</summary>
-    private sealed class WriterChannel(byte[] chunk, long total, ClientProtocol client) : Channel
+    private sealed class WriterChannel(byte[] chunk, long total, ClientProtocol client) : BenchChannel
     {
         private long _sent;
 
-        protected override void OnCreated() => Pump();
+        public override void Created() => Pump();
 
         protected override void OnWritable() => Pump();
 
@@ -315,7 +344,7 @@ internal static class ProtocolPeer
         {
         }
 
-        protected override void OnClosed(ChannelCloseReason reason)
+        public override void Closed(ChannelCloseReason reason)
         {
             if (_sent < total)
             {
@@ -343,7 +372,7 @@ internal static class ProtocolPeer
     }
 
     /// <summary>Client, rpc: one request at a time; the next leaves from the callback that completes the answer.</summary>
-    private sealed class RpcChannel(int rounds, int size, Countdown all) : Channel
+    private sealed class RpcChannel(int rounds, int size, Countdown all) : BenchChannel
     {
         private readonly byte[] _request = new byte[size];
         private int _round;
@@ -390,12 +419,12 @@ internal static class ProtocolPeer
     }
 
     /// <summary>Client, open: write one byte, read it back, close, and the worker starts the next stream.</summary>
-    private sealed class OpenChannel(Action<Connection> next) : Channel
+    private sealed class OpenChannel(Action<Connection> next) : BenchChannel
     {
         private static readonly byte[] One = [(byte)'x'];
         private bool _done;
 
-        protected override void OnCreated() => Write(One);
+        public override void Created() => Write(One);
 
         protected override void DataReceived(ReadOnlySpan<byte> data)
         {
@@ -412,12 +441,12 @@ internal static class ProtocolPeer
     }
 
     /// <summary>Client, fanin: writes the payload in chunks as credit allows while counting the echo.</summary>
-    private sealed class FaninChannel(byte[] payload, int chunk, Countdown all, ClientProtocol client) : Channel
+    private sealed class FaninChannel(byte[] payload, int chunk, Countdown all, ClientProtocol client) : BenchChannel
     {
         private int _sent;
         private int _got;
 
-        protected override void OnCreated() => Pump();
+        public override void Created() => Pump();
 
         protected override void OnWritable() => Pump();
 
@@ -431,7 +460,7 @@ internal static class ProtocolPeer
             }
         }
 
-        protected override void OnClosed(ChannelCloseReason reason)
+        public override void Closed(ChannelCloseReason reason)
         {
             if (_got < payload.Length)
             {

@@ -4,10 +4,14 @@ namespace TcpChan.Core;
 
 /// <summary>
 /// One logical, bidirectional byte channel of a <see cref="Connection"/>. Subclass it and
-/// override <see cref="DataReceived"/>; the connection's channel factory makes one per
-/// channel, on either side.
+/// override <see cref="DataReceived(ReadOnlySpan{byte})"/>; the connection's channel factory
+/// makes one per channel, on either side.
 /// </summary>
 /// <remarks>
+/// Each happening is reported once. The channel's own callbacks are its data flow:
+/// <see cref="DataReceived(ReadOnlySpan{byte})"/>, <see cref="OnEndOfData"/> and
+/// <see cref="OnWritable"/>. Its life, being created and closed, is the connection's news:
+/// the <see cref="ChannelCreated"/> and <see cref="ChannelClosed"/> events.
 /// Like the connection, a channel is not thread-safe: call it from the thread that drives
 /// its connection. The callbacks run inside the connection's calls; an exception thrown
 /// from one closes this channel (reason <see cref="ChannelCloseReason.ApplicationError"/>)
@@ -17,22 +21,14 @@ public abstract class Channel
 {
     private Connection? _connection;
 
-    // Version-1 state, owned by the connection.
-    internal long SendCredit;            // bytes the peer lets us send on this channel
-    internal ByteQueue? SendQueue;       // written, waiting for credit
+    // Version-1 state, owned by the connection: half-close, and flow control in a type of its own.
     internal bool WritesCompleted;       // CompleteWrites/Close was called
     internal bool EndSent;               // our end-of-data frame is out
     internal bool EndReceived;           // the peer's end-of-data arrived
     internal bool ReadsClosed;           // Close(): incoming data is dropped
-    internal bool WantsWritable;         // a write was held back: say when it may go
-    internal bool SessionBlocked;        // listed as waiting for session credit
-    internal long ReceiveWindow;         // our current window for this channel
-    internal long ReceiveRemaining;      // credit the peer still has
-    internal long Unconsumed;            // delivered, not yet consumed
-    internal long PendingCredit;         // consumed, not yet given back
-    internal TimeSpan LastCreditAt;      // when credit was last given back (auto-tuning)
+    internal ChannelFlow Flow;           // credit both ways (a struct, used in place)
 
-    /// <summary>Creates a channel that counts data as consumed when <see cref="DataReceived"/> returns.</summary>
+    /// <summary>Creates a channel that counts data as consumed when <see cref="DataReceived(ReadOnlySpan{byte})"/> returns.</summary>
     protected Channel()
         : this(autoConsume: true)
     {
@@ -58,7 +54,7 @@ public abstract class Channel
     /// <summary>Version 1: the label given when the channel was opened, or null.</summary>
     public string? Label { get; private set; }
 
-    /// <summary>True when data counts as consumed as soon as <see cref="DataReceived"/> returns.</summary>
+    /// <summary>True when data counts as consumed as soon as <see cref="DataReceived(ReadOnlySpan{byte})"/> returns.</summary>
     public bool AutoConsume { get; }
 
     /// <summary>True once the channel is closed, by either side or with the connection.</summary>
@@ -77,7 +73,7 @@ public abstract class Channel
     public long WritableBytes => _connection?.WritableBytes(this) ?? 0;
 
     /// <summary>Version 1: bytes written but still queued for want of credit.</summary>
-    public int QueuedBytes => SendQueue?.Length ?? 0;
+    public int QueuedBytes => Flow.QueuedBytes;
 
     /// <summary>
     /// Sends bytes to the peer's side of this channel. Any length: the bytes are split into
@@ -91,7 +87,7 @@ public abstract class Channel
     /// <summary>
     /// Version 1: sends as much of <paramref name="data"/> as there is credit for, queues
     /// nothing, and returns how many bytes were taken. When it returns less than asked,
-    /// <see cref="OnWritable"/> (and a <see cref="ChannelWritable"/> event) say when to try again.
+    /// <see cref="OnWritable"/> says when to try again.
     /// Version 0 takes everything.
     /// </summary>
     public int TryWrite(ReadOnlySpan<byte> data) => RequireConnection().WriteChannel(this, data, queue: false);
@@ -170,12 +166,7 @@ public abstract class Channel
     }
 
     /// <summary>Version 1: this channel's receive window: what the peer may have in flight or unconsumed.</summary>
-    public long ReceiveWindowSize => ReceiveWindow;
-
-    /// <summary>Called once, when the channel has been created (on either side), right after its <see cref="ChannelCreated"/> event was queued.</summary>
-    protected virtual void OnCreated()
-    {
-    }
+    public long ReceiveWindowSize => Flow.ReceiveWindow;
 
     /// <summary>
     /// Called with bytes the peer wrote on this channel, in order. The span is a slice of the
@@ -183,6 +174,15 @@ public abstract class Channel
     /// follow the peer's write or frame boundaries.
     /// </summary>
     protected abstract void DataReceived(ReadOnlySpan<byte> data);
+
+    /// <summary>
+    /// Called instead of <see cref="DataReceived(ReadOnlySpan{byte})"/> when the driver gave the
+    /// connection its input as memory (<see cref="Connection.DataReceived(ReadOnlyMemory{byte}, TimeSpan)"/>):
+    /// <paramref name="data"/> is a slice of that memory, valid for as long as the driver keeps
+    /// it, so a channel can copy it later (after the driver released its lock) without copying
+    /// it first. By default, hands the bytes to <see cref="DataReceived(ReadOnlySpan{byte})"/>.
+    /// </summary>
+    protected virtual void DataReceived(ReadOnlyMemory<byte> data) => DataReceived(data.Span);
 
     /// <summary>Version 1: called once when the peer has ended its data (half-close).</summary>
     protected virtual void OnEndOfData()
@@ -194,21 +194,14 @@ public abstract class Channel
     {
     }
 
-    /// <summary>Called once, when the channel has closed, before its <see cref="ChannelClosed"/> event.</summary>
-    protected virtual void OnClosed(ChannelCloseReason reason)
-    {
-    }
-
     // The callbacks are protected (users override them) and the connection calls them here.
-    internal void RaiseCreated() => OnCreated();
-
     internal void RaiseDataReceived(ReadOnlySpan<byte> data) => DataReceived(data);
+
+    internal void RaiseDataReceived(ReadOnlyMemory<byte> data) => DataReceived(data);
 
     internal void RaiseEndOfData() => OnEndOfData();
 
     internal void RaiseWritable() => OnWritable();
-
-    internal void RaiseClosed(ChannelCloseReason reason) => OnClosed(reason);
 
     internal void Attach(Connection connection, uint channelId, bool isRemote, string? label)
     {

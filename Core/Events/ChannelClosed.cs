@@ -3,7 +3,11 @@ namespace TcpChan.Core;
 /// <summary>A channel is closed and its id is no longer open; says why.</summary>
 public sealed class ChannelClosed : ConnectionEvent
 {
-    /// <summary>Creates the event.</summary>
+    /// <summary>Creates the event for a channel that was open.</summary>
+    public ChannelClosed(Channel channel, ChannelCloseReason reason, Exception? exception = null, ErrorCode? code = null)
+        : this(channel.ChannelId, reason, exception, code) => Channel = channel;
+
+    /// <summary>Creates the event for a channel id (one whose factory threw never had a channel object).</summary>
     public ChannelClosed(uint channelId, ChannelCloseReason reason, Exception? exception = null, ErrorCode? code = null)
     {
         ChannelId = channelId;
@@ -15,6 +19,9 @@ public sealed class ChannelClosed : ConnectionEvent
     /// <summary>The channel's id.</summary>
     public uint ChannelId { get; }
 
+    /// <summary>The channel object, or null when the factory threw before there was one.</summary>
+    public Channel? Channel { get; }
+
     /// <summary>Why it closed.</summary>
     public ChannelCloseReason Reason { get; }
 
@@ -24,7 +31,7 @@ public sealed class ChannelClosed : ConnectionEvent
     /// <summary>True when the peer processed nothing of this channel, so opening it again is safe.</summary>
     public bool IsRetryable => Reason == ChannelCloseReason.Refused;
 
-    /// <summary>What a channel callback threw, when the channel closed because of it (or because <see cref="Channel.OnClosed"/> threw).</summary>
+    /// <summary>What the channel factory or a channel callback threw, when the channel closed because of it.</summary>
     public Exception? Exception { get; }
 
     /// <inheritdoc />

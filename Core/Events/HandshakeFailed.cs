@@ -8,11 +8,18 @@ namespace TcpChan.Core;
 public sealed class HandshakeFailed : ConnectionEvent
 {
     /// <summary>Creates the event.</summary>
-    public HandshakeFailed(string reason) => Reason = reason;
+    public HandshakeFailed(HandshakeFailureReason kind, string reason)
+    {
+        Kind = kind;
+        Reason = reason;
+    }
+
+    /// <summary>What went wrong, to switch on.</summary>
+    public HandshakeFailureReason Kind { get; }
 
     /// <summary>Why, in words.</summary>
     public string Reason { get; }
 
     /// <inheritdoc />
-    public override string ToString() => $"HandshakeFailed({Reason})";
+    public override string ToString() => $"HandshakeFailed({Kind}: {Reason})";
 }

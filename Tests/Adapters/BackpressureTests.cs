@@ -94,9 +94,9 @@ public class BackpressureTests
 
     private static long Buffered(TcpChanSession session)
     {
-        lock (session.Driver.Gate)
+        lock (session.Core.Gate)
         {
-            return session.Driver.Connection.BufferedBytes;
+            return session.Core.Connection.BufferedBytes;
         }
     }
 }

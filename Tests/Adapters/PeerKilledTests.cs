@@ -116,7 +116,7 @@ public class PeerKilledTests
 
     private static long WritableBytes(TcpChanStream stream)
     {
-        lock (stream.Session.Driver.Gate)
+        lock (stream.Session.Core.Gate)
         {
             return stream.Channel.WritableBytes;
         }

@@ -245,7 +245,7 @@ public class ProtocolTests
 
         public override void ChannelCreated(Channel channel) => Events.Add("ChannelCreated");
 
-        public override void ChannelClosed(uint channelId) => Events.Add("ChannelClosed");
+        public override void ChannelClosed(Channel channel) => Events.Add("ChannelClosed");
 
         public override void ConnectionLost(TcpChanSessionException error)
         {
@@ -297,7 +297,7 @@ public class ProtocolTests
 
         public override void ChannelCreated(Channel channel) => Events.Add("ChannelCreated");
 
-        public override void ChannelClosed(uint channelId)
+        public override void ChannelClosed(Channel channel)
         {
             Events.Add("ChannelClosed");
             Close();

@@ -285,7 +285,7 @@ public class StreamSemanticsTests
 
     internal static long WritableBytes(TcpChanStream stream)
     {
-        lock (stream.Session.Driver.Gate)
+        lock (stream.Session.Core.Gate)
         {
             return stream.Channel.WritableBytes;
         }
@@ -293,17 +293,17 @@ public class StreamSemanticsTests
 
     private static long Buffered(TcpChanSession session)
     {
-        lock (session.Driver.Gate)
+        lock (session.Core.Gate)
         {
-            return session.Driver.Connection.BufferedBytes;
+            return session.Core.Connection.BufferedBytes;
         }
     }
 
     private static bool IsGoingAway(TcpChanSession session)
     {
-        lock (session.Driver.Gate)
+        lock (session.Core.Gate)
         {
-            return session.Driver.Connection.IsGoingAway;
+            return session.Core.Connection.IsGoingAway;
         }
     }
 }

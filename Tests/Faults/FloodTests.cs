@@ -47,9 +47,9 @@ public class FloodTests(ITestOutputHelper output)
             received += n;
             if (++reads % 64 == 0)
             {
-                lock (pair.Server.Driver.Gate)
+                lock (pair.Server.Core.Gate)
                 {
-                    peakBuffered = Math.Max(peakBuffered, pair.Server.Driver.Connection.BufferedBytes);
+                    peakBuffered = Math.Max(peakBuffered, pair.Server.Core.Connection.BufferedBytes);
                 }
             }
         }

@@ -227,9 +227,9 @@ public class PipeSessionTests
         {
             while (!sampling.IsCancellationRequested)
             {
-                lock (server.Driver.Gate)
+                lock (server.Core.Gate)
                 {
-                    peak = Math.Max(peak, server.Driver.Connection.BufferedBytes);
+                    peak = Math.Max(peak, server.Core.Connection.BufferedBytes);
                 }
 
                 await Task.Delay(1);

@@ -58,8 +58,8 @@ public static class ByHand
                     // The connection is over: a real driver closes the transport here.
                     throw new InvalidOperationException($"{(from.IsClient ? "client" : "server")}: {e}");
                 default:
-                    // HandshakeSuccess, ChannelCreated, ChannelEndOfData, ChannelWritable,
-                    // ChannelClosed, DataDiscarded, PingAcknowledged, GoAwayReceived: for information.
+                    // HandshakeSuccess, ChannelCreated, ChannelClosed, DataDiscarded,
+                    // PingAcknowledged, GoAwayReceived: for information.
                     break;
             }
         }

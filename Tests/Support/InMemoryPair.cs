@@ -153,6 +153,7 @@ public class InMemoryPair
             }
             else
             {
+                ChannelLife.Route(e);
                 Record(from, e);
             }
         }

@@ -10,27 +10,27 @@ public delegate void SpanAction(ReadOnlySpan<byte> data);
 /// each callback ran, and why it closed. Optionally echoes what it receives, and lets a test
 /// hook each callback (to throw, write, close, or inspect the span).
 /// </summary>
-public class RecordingChannel : Channel
+public class RecordingChannel : Channel, IChannelLife
 {
     private readonly MemoryStream _received = new();
 
     /// <summary>Write every received chunk straight back on this channel.</summary>
     public bool Echo { get; set; }
 
-    /// <summary>Runs first in <see cref="DataReceived"/>, with the span as given; may throw.</summary>
+    /// <summary>Runs first in <see cref="DataReceived(ReadOnlySpan{byte})"/>, with the span as given; may throw.</summary>
     public SpanAction? OnData { get; set; }
 
-    /// <summary>Runs in <see cref="OnCreated"/> after counting; may throw.</summary>
+    /// <summary>Runs in <see cref="Created"/> (the driver took the channel's ChannelCreated) after counting; may throw.</summary>
     public Action<RecordingChannel>? OnCreatedAction { get; set; }
 
-    /// <summary>Runs in <see cref="OnClosed"/> after counting; may throw.</summary>
+    /// <summary>Runs in <see cref="Closed"/> (the driver took the channel's ChannelClosed) after counting; may throw.</summary>
     public Action<RecordingChannel, ChannelCloseReason>? OnClosedAction { get; set; }
 
     public int CreatedCount { get; private set; }
 
     public int ClosedCount { get; private set; }
 
-    /// <summary>How many times <see cref="DataReceived"/> ran.</summary>
+    /// <summary>How many times <see cref="DataReceived(ReadOnlySpan{byte})"/> ran.</summary>
     public int DataCallCount { get; private set; }
 
     public List<ChannelCloseReason> CloseReasons { get; } = new();
@@ -40,7 +40,7 @@ public class RecordingChannel : Channel
 
     public long ReceivedLength => _received.Length;
 
-    protected override void OnCreated()
+    public void Created()
     {
         CreatedCount++;
         OnCreatedAction?.Invoke(this);
@@ -57,7 +57,7 @@ public class RecordingChannel : Channel
         }
     }
 
-    protected override void OnClosed(ChannelCloseReason reason)
+    public void Closed(ChannelCloseReason reason)
     {
         ClosedCount++;
         CloseReasons.Add(reason);

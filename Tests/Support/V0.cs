@@ -10,18 +10,17 @@ namespace TcpChan.Tests.Support;
 public static class V0
 {
     /// <summary>Version-0 options; <paramref name="seed"/> seeds the random channel ids.</summary>
-    public static ConnectionOptions Options(uint magic = Wire.Magic, int? seed = null, Action? eventCallback = null) =>
-        TestOptions.For(0, magic, seed, eventCallback);
+    public static ConnectionOptions Options(uint magic = Wire.Magic, int? seed = null) =>
+        TestOptions.For(0, magic, seed);
 }
 
 /// <summary>Options for a connection whose newest version is <c>maxVersion</c>, for tests that run on both versions.</summary>
 public static class TestOptions
 {
-    public static ConnectionOptions For(byte maxVersion, uint magic = Wire.Magic, int? seed = null, Action? eventCallback = null) => new()
+    public static ConnectionOptions For(byte maxVersion, uint magic = Wire.Magic, int? seed = null) => new()
     {
         MaxVersion = maxVersion,
         HandshakeMagic = magic,
         Random = seed is { } s ? new Random(s) : null,
-        EventCallback = eventCallback,
     };
 }

@@ -116,6 +116,7 @@ public static class Wire
         var events = new List<ConnectionEvent>();
         while (connection.NextEvent() is { } e)
         {
+            ChannelLife.Route(e);
             events.Add(e);
         }
 
@@ -151,8 +152,6 @@ public static class Wire
         ChannelCreated c => $"ChannelCreated({c.ChannelId}, remote={c.IsRemote})",
         ChannelClosed c => $"ChannelClosed({c.ChannelId}, {c.Reason}{(c.Exception is null ? string.Empty : ", " + c.Exception.GetType().Name)})",
         DataDiscarded d => $"DataDiscarded({d.ChannelId}, {d.ByteCount.ToString(CultureInfo.InvariantCulture)})",
-        ChannelEndOfData end => $"ChannelEndOfData({end.ChannelId})",
-        ChannelWritable w => $"ChannelWritable({w.ChannelId})",
         GoAwayReceived g => $"GoAwayReceived({g.LastChannelId}, {g.Code})",
         PingAcknowledged p => $"PingAcknowledged({p.Opaque.ToString(CultureInfo.InvariantCulture)})",
         _ => e.GetType().Name,

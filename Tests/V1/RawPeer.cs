@@ -171,6 +171,7 @@ public sealed class RawPeer
             }
             else
             {
+                TcpChan.Tests.Support.ChannelLife.Route(e);
                 _events.Add(e);
             }
         }
@@ -337,8 +338,6 @@ public sealed class RawPeer
         ChannelCreated c => $"ChannelCreated({c.ChannelId}, remote={c.IsRemote})",
         ChannelClosed c => $"ChannelClosed({c.ChannelId}, {c.Reason}, code={c.Code?.ToString() ?? "none"})",
         DataDiscarded d => $"DataDiscarded({d.ChannelId}, {d.ByteCount.ToString(CultureInfo.InvariantCulture)})",
-        ChannelEndOfData d => $"ChannelEndOfData({d.ChannelId})",
-        ChannelWritable w => $"ChannelWritable({w.ChannelId})",
         PingAcknowledged p => $"PingAcknowledged({p.Opaque})",
         GoAwayReceived g => $"GoAwayReceived({g.LastChannelId}, {g.Code})",
         _ => e.ToString() ?? e.GetType().Name,

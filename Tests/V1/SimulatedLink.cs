@@ -126,6 +126,7 @@ public sealed class SimulatedLink
             }
             else
             {
+                TcpChan.Tests.Support.ChannelLife.Route(e);
                 log.Add(e);
             }
         }

@@ -3,7 +3,7 @@ using TcpChan.Core;
 namespace TcpChan.Tests.V1;
 
 /// <summary>Records what arrives; with autoConsume false it holds bytes until the test consumes them.</summary>
-public sealed class TestChannel : Channel
+public sealed class TestChannel : Channel, TcpChan.Tests.Support.IChannelLife
 {
     public TestChannel(bool autoConsume = true, bool echo = false)
         : base(autoConsume)
@@ -60,5 +60,9 @@ public sealed class TestChannel : Channel
 
     protected override void OnWritable() => WritableCalls++;
 
-    protected override void OnClosed(ChannelCloseReason reason) => ClosedWith = reason;
+    public void Created()
+    {
+    }
+
+    public void Closed(ChannelCloseReason reason) => ClosedWith = reason;
 }

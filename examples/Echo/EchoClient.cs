@@ -49,17 +49,20 @@ public static class EchoClient
         var driver = new SocketDriver(tcp, new ClientConnection(() => new CheckedChannel(Progress), options), e =>
         {
             // HandshakeFailed, ProtocolError and KeepAliveTimedOut end the connection (the
-            // driver records why). ChannelClosed, ChannelEndOfData and ChannelWritable reach
-            // the channel itself, as OnClosed, OnEndOfData and OnWritable. PingAcknowledged
+            // driver records why). ChannelClosed is handed to the channel that closed; the
+            // channel hears of its data itself (OnEndOfData, OnWritable). PingAcknowledged
             // answers Connection.Ping, which this client does not use.
             switch (e)
             {
                 case HandshakeSuccess success:
                     handshake.TrySetResult(success.Version);
                     break;
+                case ChannelClosed { Channel: CheckedChannel closed }:
+                    closed.OnClosed(closed.CloseReason!.Value);
+                    break;
                 case GoAwayReceived:
                     // The server shuts down: our channels above LastChannelId were refused
-                    // (their OnClosed says so); the others may finish.
+                    // (their ChannelClosed says so); the others may finish.
                     Progress();
                     break;
             }
@@ -297,7 +300,8 @@ public static class EchoClient
         // Version 1: the queue drained; the write loop may go on.
         protected override void OnWritable() => progress();
 
-        protected override void OnClosed(ChannelCloseReason reason)
+        // The connection reported this channel closed (its ChannelClosed event).
+        public void OnClosed(ChannelCloseReason reason)
         {
             // When the whole connection ends (lost, protocol error, keepalive), Echoed stays
             // pending: Step sees the connection end and reports the connection's reason instead.

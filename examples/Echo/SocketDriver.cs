@@ -291,8 +291,7 @@ public sealed class SocketDriver
             }
 
             // The others (HandshakeSuccess, ChannelCreated, ChannelClosed, DataDiscarded, and in
-            // version 1 ChannelEndOfData, ChannelWritable, PingAcknowledged, GoAwayReceived) are
-            // the application's business.
+            // version 1 PingAcknowledged, GoAwayReceived) are the application's business.
             _onEvent(e);
         }
 
