@@ -290,7 +290,7 @@ internal sealed class TunnelClient
             // A connection that ends during the handshake is reported as a failed handshake by
             // the session; here it most often means TLS on one side only, so say so.
             bool closed = ex.Reason == SessionEndReason.ConnectionLost
-                || ex.Message.Contains("closed the connection during the handshake", StringComparison.Ordinal);
+                || ex.HandshakeFailure == HandshakeFailureReason.ConnectionClosed;
             throw new CliException(ExitCodes.HandshakeFailed, closed
                 ? $"the server {server} closed the connection during the handshake{tlsHint}"
                 : $"{server} is not a tcpchan server: {ex.Message}", ex);
