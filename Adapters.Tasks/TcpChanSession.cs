@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using TcpChan.Core;
 using TcpChan.Internal;
 
@@ -12,28 +10,25 @@ namespace TcpChan;
 /// write, open, accept and ping completes with a <see cref="TcpChanSessionException"/> that
 /// says why; nothing hangs.
 /// </summary>
-public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler, IWakeable
+public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler
 {
-    private readonly Channel<TcpChanStream> _accepted;
+    private readonly AcceptQueue _accepted;
     private readonly TaskCompletionSource _handshake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<ulong, TaskCompletionSource<TimeSpan>> _pings = new();
     private readonly List<TaskCompletionSource> _closeWaiters = new();
-    private readonly int _acceptBacklog;
-    private int _acceptQueued;
     private ulong _nextPing;
 
     private TcpChanSession(ITcpChanTransport transport, TcpChanSessionOptions? options, bool isClient)
     {
         options ??= new TcpChanSessionOptions();
-        _acceptBacklog = options.AcceptBacklog;
         int budget = options.Connection.SessionReceiveBudget;
         Segments = new SegmentPool(budget);
         Credit = new SessionCredit(budget);
-        _accepted = System.Threading.Channels.Channel.CreateUnbounded<TcpChanStream>(new UnboundedChannelOptions { SingleWriter = true });
         Connection connection = isClient
             ? new ClientConnection(_ => new StreamChannel(this), options.Connection)
             : new ServerConnection(_ => new StreamChannel(this), options.Connection);
         Core = new SessionCore(connection, transport, options, this);
+        _accepted = new AcceptQueue(Core, options.AcceptBacklog);
     }
 
     /// <summary>True for the side that connected (sent the handshake request).</summary>
@@ -127,37 +122,10 @@ public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler, IWakeabl
 
     /// <summary>Waits for the next channel the peer opens.</summary>
     /// <exception cref="TcpChanSessionException">The session ended.</exception>
-    public async ValueTask<TcpChanStream> AcceptChannelAsync(CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            var stream = await _accepted.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            Interlocked.Decrement(ref _acceptQueued);
-            return stream;
-        }
-        catch (System.Threading.Channels.ChannelClosedException)
-        {
-            throw EndException();
-        }
-    }
+    public ValueTask<TcpChanStream> AcceptChannelAsync(CancellationToken cancellationToken = default) => _accepted.AcceptAsync(cancellationToken);
 
     /// <summary>Every channel the peer opens, until the session ends (then the enumeration ends, or throws if it ended abnormally).</summary>
-    public async IAsyncEnumerable<TcpChanStream> AcceptChannelsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        while (await _accepted.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            while (_accepted.Reader.TryRead(out var stream))
-            {
-                Interlocked.Decrement(ref _acceptQueued);
-                yield return stream;
-            }
-        }
-
-        if (Core.Error is { Reason: not SessionEndReason.Closed } error)
-        {
-            throw new TcpChanSessionException(error.Reason, error.Message, error.Code, error);
-        }
-    }
+    public IAsyncEnumerable<TcpChanStream> AcceptChannelsAsync(CancellationToken cancellationToken = default) => _accepted.AcceptAllAsync(cancellationToken);
 
     /// <summary>Version 1: measures a round trip to the peer.</summary>
     public async Task<TimeSpan> PingAsync(CancellationToken cancellationToken = default)
@@ -254,31 +222,6 @@ public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler, IWakeabl
         _ => new TcpChanSessionException(SessionEndReason.Closed, "The session was closed."),
     };
 
-    private void OnRemoteChannel(StreamChannel channel)
-    {
-        // Under the gate. A full backlog refuses the channel: the opener may retry.
-        if (Interlocked.Increment(ref _acceptQueued) > _acceptBacklog)
-        {
-            Interlocked.Decrement(ref _acceptQueued);
-            channel.Abort(ErrorCode.Refused);
-            return;
-        }
-
-        // Queued for accepting once the input pump lets go of the gate (it woke the acceptor).
-        Core.Input.Wake(this, channel.Stream);
-    }
-
-    /// <summary>The input pump hands over an accepted channel (<see cref="OnRemoteChannel"/>).</summary>
-    void IWakeable.Wake(object? argument, bool inline)
-    {
-        var stream = (TcpChanStream)argument!;
-        if (!_accepted.Writer.TryWrite(stream))
-        {
-            // The session ended meanwhile: its channels are closed already.
-            Interlocked.Decrement(ref _acceptQueued);
-        }
-    }
-
     private void OnChannelClosed()
     {
         // Under the gate.
@@ -301,7 +244,7 @@ public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler, IWakeabl
                 _handshake.TrySetResult();
                 break;
             case ChannelCreated { Channel: StreamChannel { IsRemote: true } created }:
-                OnRemoteChannel(created);
+                _accepted.Offer(created);
                 break;
             case ChannelClosed closed:
                 (closed.Channel as StreamChannel)?.Closed(closed.Reason);
@@ -318,7 +261,7 @@ public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler, IWakeabl
     void ISessionHandler.OnTerminated(TcpChanSessionException error)
     {
         _handshake.TrySetException(error);
-        _accepted.Writer.TryComplete();
+        _accepted.Complete();
         lock (Core.Gate)
         {
             foreach (var reply in _pings.Values)

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Threading.Tasks.Sources;
 
 namespace TcpChan.Internal;
@@ -17,18 +16,11 @@ namespace TcpChan.Internal;
 /// after that lock is released, by the pump's <see cref="WakeBatch"/> (on the pump's thread) or
 /// on the thread pool, never while any lock is held.
 /// </remarks>
-internal sealed class ChannelInbox : IValueTaskSource<int>, IWakeable
+internal sealed partial class ChannelInbox : IValueTaskSource<int>, IWakeable
 {
     private readonly StreamChannel _channel;
-    private readonly SegmentPool _pool;
     private readonly SessionCredit _credit;
-
-    // The bytes held: blocks from _head (read from _headStart) to _tail (filled to _tailEnd).
-    private InboxSegment? _head;
-    private InboxSegment? _tail;
-    private int _headStart;
-    private int _tailEnd;
-    private long _length;
+    private InboxBuffer _held; // a struct, used in place
     private State _state;
     private Exception? _failure;
     private bool _pipeView;
@@ -51,7 +43,7 @@ internal sealed class ChannelInbox : IValueTaskSource<int>, IWakeable
     public ChannelInbox(StreamChannel channel, SegmentPool pool, SessionCredit credit)
     {
         _channel = channel;
-        _pool = pool;
+        _held = new InboxBuffer(pool);
         _credit = credit;
     }
 
@@ -66,7 +58,16 @@ internal sealed class ChannelInbox : IValueTaskSource<int>, IWakeable
     private object Lock => this;
 
     /// <summary>Bytes held (for tests and diagnostics).</summary>
-    public long Length => Volatile.Read(ref _length);
+    public long Length
+    {
+        get
+        {
+            lock (Lock)
+            {
+                return _held.Length;
+            }
+        }
+    }
 
     // ---- fed by the input pump (or, for a failure, by whoever ends the channel) -------------
 
@@ -92,7 +93,7 @@ internal sealed class ChannelInbox : IValueTaskSource<int>, IWakeable
                 return;
             }
 
-            if (_reading && _length == 0)
+            if (_reading && _held.Length == 0)
             {
                 int n = Math.Min(data.Length, _readBuffer.Length);
                 data.Slice(0, n).CopyTo(_readBuffer.Span);
@@ -102,7 +103,7 @@ internal sealed class ChannelInbox : IValueTaskSource<int>, IWakeable
                 creditDue = TakeLocked(n);
             }
 
-            Append(data);
+            _held.Append(data);
             wake ??= _pipeWaiter;
         }
 
@@ -118,7 +119,7 @@ internal sealed class ChannelInbox : IValueTaskSource<int>, IWakeable
             if (_state == State.Open)
             {
                 _state = State.Ended;
-                if (_reading && _length == 0)
+                if (_reading && _held.Length == 0)
                 {
                     CompleteReadLocked(0, null);
                     wake = this;
@@ -128,7 +129,7 @@ internal sealed class ChannelInbox : IValueTaskSource<int>, IWakeable
             }
 
             // Everything read and nothing more to come: the credit owed lets the channel complete.
-            creditDue = _length == 0 && _taken > 0;
+            creditDue = _held.Length == 0 && _taken > 0;
         }
 
         Wake(wake, wakes);
@@ -139,186 +140,6 @@ internal sealed class ChannelInbox : IValueTaskSource<int>, IWakeable
 
     /// <summary>The stream was disposed: held bytes go, reads throw <see cref="ObjectDisposedException"/>.</summary>
     public void Close() => Stop(State.Closed, null, null);
-
-    // ---- the stream's reads --------------------------------------------------------------
-
-    /// <summary>Copies held bytes into <paramref name="buffer"/>, or waits for some; 0 at the end of the peer's data.</summary>
-    public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
-    {
-        bool creditDue;
-        int n;
-        lock (Lock)
-        {
-            switch (_state)
-            {
-                case State.Closed:
-                    return ValueTask.FromException<int>(new ObjectDisposedException(nameof(TcpChanStream)));
-                case State.Failed:
-                    return ValueTask.FromException<int>(Rethrow(_failure!));
-            }
-
-            if (_pipeView)
-            {
-                return ValueTask.FromException<int>(new InvalidOperationException("This channel is read through its pipe view (AsDuplexPipe)."));
-            }
-
-            if (_reading)
-            {
-                return ValueTask.FromException<int>(new InvalidOperationException("A read is already waiting; this stream allows one read and one write at a time."));
-            }
-
-            if (_length == 0 && _state == State.Open)
-            {
-                if (cancellationToken.IsCancellationRequested)
-                {
-                    return ValueTask.FromCanceled<int>(cancellationToken);
-                }
-
-                _reading = true;
-                _readBuffer = buffer;
-                _read.Reset();
-                short version = _read.Version;
-
-                // Under the lock: a delivery cannot complete this read before the registration is stored.
-                if (cancellationToken.CanBeCanceled)
-                {
-                    _readCancel = cancellationToken.UnsafeRegister(static (state, token) => ((ChannelInbox)state!).CancelRead(token), this);
-                }
-
-                return new ValueTask<int>(this, version);
-            }
-
-            n = CopyOut(buffer.Span);
-            creditDue = TakeLocked(n) || (_length == 0 && _state == State.Ended && _taken > 0);
-        }
-
-        if (creditDue)
-        {
-            GiveCreditBack();
-        }
-
-        return new ValueTask<int>(n);
-    }
-
-    int IValueTaskSource<int>.GetResult(short token)
-    {
-        _readCancel.Dispose();
-        _readCancel = default;
-        return _read.GetResult(token);
-    }
-
-    ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => _read.GetStatus(token);
-
-    void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _read.OnCompleted(continuation, state, token, flags);
-
-    /// <summary>Wakes the read completed by a delivery, the end or a failure (<see cref="WakeBatch"/>).</summary>
-    void IWakeable.Wake(object? argument, bool inline)
-    {
-        _read.RunContinuationsAsynchronously = !inline;
-        if (_readError is { } error)
-        {
-            _readError = null;
-            _read.SetException(error);
-        }
-        else
-        {
-            _read.SetResult(_readResult);
-        }
-    }
-
-    // ---- the pipe view ---------------------------------------------------------------------
-
-    /// <summary>From now on the pipe view reads; stream reads are refused.</summary>
-    public void AttachPipeView()
-    {
-        lock (Lock)
-        {
-            if (_pipeView)
-            {
-                throw new InvalidOperationException("This channel already has a pipe view.");
-            }
-
-            _pipeView = true;
-            _pipeWaiter = new AsyncSignal();
-        }
-    }
-
-    /// <summary>
-    /// Everything held, in place (valid until the next <see cref="Advance"/>), and whether
-    /// nothing more will come: false for <paramref name="ended"/> while the channel is open.
-    /// </summary>
-    /// <exception cref="TcpChanException">The channel failed.</exception>
-    public ReadOnlySequence<byte> TryPeek(out bool ended)
-    {
-        lock (Lock)
-        {
-            if (_state == State.Failed)
-            {
-                throw Rethrow(_failure!);
-            }
-
-            ended = _state != State.Open;
-            if (_length == 0)
-            {
-                return ReadOnlySequence<byte>.Empty;
-            }
-
-            return new ReadOnlySequence<byte>(_head!, _headStart, _tail!, _tailEnd);
-        }
-    }
-
-    /// <summary>The pipe view consumed <paramref name="count"/> bytes from the start: their blocks go back, their credit too (in batches).</summary>
-    public void Advance(long count)
-    {
-        bool creditDue;
-        lock (Lock)
-        {
-            if (count > _length)
-            {
-                throw new ArgumentOutOfRangeException(nameof(count));
-            }
-
-            Skip(count);
-            creditDue = TakeLocked((int)count) || (_length == 0 && _state == State.Ended && _taken > 0);
-        }
-
-        if (creditDue)
-        {
-            GiveCreditBack();
-        }
-    }
-
-    /// <summary>The pipe view's reader completed: what is held and what still arrives is dropped, and its credit given back.</summary>
-    public void Discard()
-    {
-        lock (Lock)
-        {
-            _discarding = true;
-            TakeLocked((int)_length);
-            Skip(_length);
-        }
-
-        GiveCreditBack();
-    }
-
-    /// <summary>Waits until more than <paramref name="examined"/> bytes are held, or the channel ended or failed.</summary>
-    public ValueTask WaitForDataAsync(long examined, CancellationToken cancellationToken)
-    {
-        lock (Lock)
-        {
-            if (_length > examined || _state != State.Open)
-            {
-                return default;
-            }
-        }
-
-        // A delivery in between sets the signal, which remembers it: no wake-up is missed.
-        return _pipeWaiter!.WaitAsync(cancellationToken);
-    }
-
-    /// <summary>Wakes the pipe view's wait without data (its CancelPendingRead).</summary>
-    public void WakePipeView() => _pipeWaiter?.Set();
 
     // ---- credit ----------------------------------------------------------------------------
 
@@ -382,7 +203,7 @@ internal sealed class ChannelInbox : IValueTaskSource<int>, IWakeable
             _failure = failure;
             dropped = _taken;
             _taken = 0;
-            Skip(_length);
+            _held.Clear();
             if (_reading)
             {
                 CompleteReadLocked(0, failure is null ? new ObjectDisposedException(nameof(TcpChanStream)) : Rethrow(failure));
@@ -434,80 +255,6 @@ internal sealed class ChannelInbox : IValueTaskSource<int>, IWakeable
         else
         {
             wakes.Add(wake);
-        }
-    }
-
-    private void Append(ReadOnlySpan<byte> data)
-    {
-        while (!data.IsEmpty)
-        {
-            if (_tail is null || _tailEnd == _tail.Block.Length)
-            {
-                var block = _pool.Rent();
-                if (_tail is null)
-                {
-                    block.Reset(0);
-                    _head = block;
-                    _headStart = 0;
-                }
-                else
-                {
-                    _tail.Append(block);
-                }
-
-                _tail = block;
-                _tailEnd = 0;
-            }
-
-            int n = Math.Min(data.Length, _tail.Block.Length - _tailEnd);
-            data.Slice(0, n).CopyTo(_tail.Block.AsSpan(_tailEnd));
-            _tailEnd += n;
-            _length += n;
-            data = data.Slice(n);
-        }
-    }
-
-    private int CopyOut(Span<byte> destination)
-    {
-        int total = 0;
-        while (!destination.IsEmpty && _head is { } head)
-        {
-            int end = ReferenceEquals(head, _tail) ? _tailEnd : head.Block.Length;
-            int n = Math.Min(destination.Length, end - _headStart);
-            head.Block.AsSpan(_headStart, n).CopyTo(destination);
-            destination = destination.Slice(n);
-            total += n;
-            Skip(n);
-        }
-
-        return total;
-    }
-
-    /// <summary>Drops <paramref name="count"/> bytes from the start, handing back emptied blocks.</summary>
-    private void Skip(long count)
-    {
-        _length -= count;
-        while (count > 0)
-        {
-            var head = _head!;
-            bool last = ReferenceEquals(head, _tail);
-            int inHead = (last ? _tailEnd : head.Block.Length) - _headStart;
-            if (count < inHead)
-            {
-                _headStart += (int)count;
-                return;
-            }
-
-            count -= inHead;
-            _headStart = 0;
-            _head = last ? null : head.NextSegment;
-            if (last)
-            {
-                _tail = null;
-                _tailEnd = 0;
-            }
-
-            _pool.Return(head);
         }
     }
 

@@ -32,8 +32,7 @@ internal sealed class InputPump
     private readonly Action _onReceived;
     private readonly Action<ReadOnlySequence<byte>> _deliverSequence;
     private readonly Action<WakeBatch> _runWakes;
-    private readonly List<Delivery> _deliveries = new(); // under the gate while parsing; then applied here
-    private readonly List<ChannelInbox> _creditsDue = new();
+    private readonly DeliveryQueue _deliveries;
     private byte[]? _buffer;
     private ValueTask<bool> _receive;
     private WakeBatch _wakes;
@@ -50,6 +49,7 @@ internal sealed class InputPump
         _deliverSequence = Process;
         _runWakes = RunWakes;
         _wakes = new WakeBatch(_runWakes);
+        _deliveries = new DeliveryQueue(core);
     }
 
     /// <summary>True when this thread is running <paramref name="core"/>'s wake-ups inline.</summary>
@@ -75,7 +75,7 @@ internal sealed class InputPump
     {
         if (_parsing)
         {
-            _deliveries.Add(new Delivery(inbox, data, null, end: false));
+            _deliveries.AddData(inbox, data);
         }
         else
         {
@@ -92,7 +92,7 @@ internal sealed class InputPump
     {
         if (_parsing)
         {
-            _deliveries.Add(new Delivery(inbox, default, null, end: true));
+            _deliveries.AddEnd(inbox);
         }
         else
         {
@@ -109,7 +109,7 @@ internal sealed class InputPump
     {
         if (_parsing)
         {
-            _deliveries.Add(new Delivery(inbox, default, failure, end: false));
+            _deliveries.AddFailure(inbox, failure);
         }
         else
         {
@@ -255,54 +255,8 @@ internal sealed class InputPump
             }
         }
 
-        ApplyDeliveries();
+        _deliveries.Apply(_wakes);
         _core.Output.Kick();
-    }
-
-    /// <summary>The data, ends and failures the chunk produced, in order; then the credit that became due, in one go.</summary>
-    private void ApplyDeliveries()
-    {
-        var deliveries = _deliveries;
-        for (int i = 0; i < deliveries.Count; i++)
-        {
-            var d = deliveries[i];
-            bool due = false;
-            if (d.Failure is { } failure)
-            {
-                d.Inbox.Fail(failure, _wakes);
-            }
-            else if (d.IsEnd)
-            {
-                d.Inbox.End(_wakes, out due);
-            }
-            else
-            {
-                d.Inbox.Deliver(d.Data.Span, _wakes, out due);
-            }
-
-            if (due)
-            {
-                _creditsDue.Add(d.Inbox);
-            }
-        }
-
-        deliveries.Clear();
-        if (_creditsDue.Count == 0)
-        {
-            return;
-        }
-
-        lock (_core.Gate)
-        {
-            foreach (var inbox in _creditsDue)
-            {
-                inbox.GiveCreditBackLocked();
-            }
-
-            _core.TakeEvents();
-        }
-
-        _creditsDue.Clear();
     }
 
     private WakeBatch TakeWakes()
@@ -354,24 +308,5 @@ internal sealed class InputPump
         }
 
         _core.PartEnded();
-    }
-
-    private readonly struct Delivery
-    {
-        public Delivery(ChannelInbox inbox, ReadOnlyMemory<byte> data, Exception? failure, bool end)
-        {
-            Inbox = inbox;
-            Data = data;
-            Failure = failure;
-            IsEnd = end;
-        }
-
-        public ChannelInbox Inbox { get; }
-
-        public ReadOnlyMemory<byte> Data { get; }
-
-        public Exception? Failure { get; }
-
-        public bool IsEnd { get; }
     }
 }
