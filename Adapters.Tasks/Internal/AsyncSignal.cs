@@ -89,12 +89,7 @@ internal sealed class AsyncSignal : IValueTaskSource, IWakeable
         lock (this)
         {
             _completed = true;
-            if (_waiting)
-            {
-                _waiting = false;
-                _core.RunContinuationsAsynchronously = true;
-                _core.SetResult(true);
-            }
+            ReleaseWaiterLocked(null);
         }
     }
 
@@ -103,12 +98,7 @@ internal sealed class AsyncSignal : IValueTaskSource, IWakeable
         lock (this)
         {
             _error ??= error;
-            if (_waiting)
-            {
-                _waiting = false;
-                _core.RunContinuationsAsynchronously = true;
-                _core.SetException(_error);
-            }
+            ReleaseWaiterLocked(_error);
         }
     }
 
@@ -116,12 +106,27 @@ internal sealed class AsyncSignal : IValueTaskSource, IWakeable
     {
         lock (this)
         {
-            if (_waiting)
-            {
-                _waiting = false;
-                _core.RunContinuationsAsynchronously = true;
-                _core.SetException(new OperationCanceledException(token));
-            }
+            ReleaseWaiterLocked(new OperationCanceledException(token));
+        }
+    }
+
+    /// <summary>Ends the wait in progress, if any, on the thread pool: a result, or <paramref name="error"/>.</summary>
+    private void ReleaseWaiterLocked(Exception? error)
+    {
+        if (!_waiting)
+        {
+            return;
+        }
+
+        _waiting = false;
+        _core.RunContinuationsAsynchronously = true;
+        if (error is null)
+        {
+            _core.SetResult(true);
+        }
+        else
+        {
+            _core.SetException(error);
         }
     }
 

@@ -136,17 +136,8 @@ internal sealed class InputPump
     {
         while (true)
         {
-            ValueTask<bool> receive;
-            try
-            {
-                receive = ReceiveAsync();
-            }
-            catch (Exception ex)
-            {
-                End(ex);
-                return;
-            }
-
+            // (An async method: a failure comes in the ValueTask, never thrown here.)
+            var receive = ReceiveAsync();
             if (!receive.IsCompleted)
             {
                 // The next input resumes the pump on another thread; only then may this one run

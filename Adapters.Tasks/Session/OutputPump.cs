@@ -143,17 +143,8 @@ internal sealed class OutputPump : IThreadPoolWorkItem
                 return;
             }
 
-            ValueTask send;
-            try
-            {
-                send = SendBatchAsync();
-            }
-            catch (Exception ex)
-            {
-                Failed(ex);
-                return;
-            }
-
+            // (An async method: a failure comes in the ValueTask, never thrown here.)
+            var send = SendBatchAsync();
             if (!send.IsCompleted)
             {
                 _send = send;
