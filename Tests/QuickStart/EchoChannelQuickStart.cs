@@ -15,8 +15,8 @@ public sealed class EchoChannel : Channel
     // the echo is out. With both sides ended, the channel closes as Completed.
     protected override void OnEndOfData() => CompleteWrites();
 
-    // Optional hooks: OnCreated() runs when the channel opens, OnWritable() when writes that
-    // waited for the peer's credit have gone out, OnClosed(reason) when it closes.
+    // Optional: OnWritable() runs when writes that waited for the peer's credit have gone out.
+    // The channel's opening and closing are the connection's ChannelCreated and ChannelClosed events.
 }
 
 public static class EchoService
