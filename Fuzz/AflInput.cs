@@ -21,8 +21,8 @@ namespace TcpChan.Fuzz;
 /// </code>
 /// A fixed layout per op keeps a mutated field from shifting the rest. The decoder bounds writes
 /// as the generator does (<see cref="BoundWrites"/>), and in a pair it keeps what
-/// <see cref="Generators.RandomPair"/> guarantees (one magic, long keepalive, short time steps,
-/// at most <see cref="MaxPairSteps"/> steps), so that a failure there is a core failure, not a
+/// <see cref="Generators.RandomPair"/> guarantees (one magic, two id sequences, long keepalive,
+/// short time steps and under a minute of clock, at most <see cref="MaxPairSteps"/> steps), so that a failure there is a core failure, not a
 /// conversation that cannot work.
 /// </summary>
 public static class AflInput
@@ -36,6 +36,7 @@ public static class AflInput
 
     public const int ConfigLength = 41;
     public const int MaxPairSteps = 100;
+    public const int MaxPairClockMs = 50_000;
     public const int MaxWrite = 300_000;
     public const long MaxWrittenBytes = 4 << 20;
     private static readonly string[] s_consume = ["auto", "manual", "mixed", "auto"];
@@ -176,6 +177,14 @@ public static class AflInput
         client.Client = true;
         server.Client = false;
         server.Magic = client.Magic;
+
+        // Version 0: both sides pick random ids from one space; the same Random sequence on both
+        // makes two channels created at once collide for sure (ChannelIdInUse), as the protocol says.
+        if (EffectiveSeed(server.RandomSeed) == EffectiveSeed(client.RandomSeed))
+        {
+            server.RandomSeed = EffectiveSeed(client.RandomSeed) == int.MaxValue ? 0 : EffectiveSeed(client.RandomSeed) + 1;
+        }
+
         foreach (var c in new[] { client, server })
         {
             c.KeepAliveTimeoutMs = Math.Max(c.KeepAliveTimeoutMs, 60_000);
@@ -190,9 +199,14 @@ public static class AflInput
 
         // A pair's input comes from the other side: a feed there does nothing, so none is kept.
         pair.Steps.RemoveAll(s => s.Op == "feed");
+        // Short time steps, and less than the shortest keepalive timeout in all: a pair is pumped
+        // only at its pump steps, so a minute of clock without one is a minute of silence.
+        long clock = 0;
         foreach (var step in pair.Steps.Where(s => s.Op == "time"))
         {
-            step.Ms = Math.Clamp(step.Ms ?? 0, 0, 5000);
+            int ms = Math.Clamp(step.Ms ?? 0, 0, 5000);
+            step.Ms = clock + ms > MaxPairClockMs ? 0 : ms;
+            clock += step.Ms.Value;
         }
 
         long bytes = BoundWrites(pair, tiny: Math.Min(client.Window, server.Window) < 1024);
@@ -270,6 +284,9 @@ public static class AflInput
             RandomSeed = reader.Int32(),
         };
     }
+
+    // What new Random(seed) starts from: -s and s give the same sequence, and so do int.MinValue and int.MaxValue.
+    private static int EffectiveSeed(int seed) => seed == int.MinValue ? int.MaxValue : Math.Abs(seed);
 
     // -1 is "none"; any other negative value is made positive (ConnectionOptions takes no negative span).
     private static int? Duration(int ms) => ms == -1 ? null : ms & 0x7FFF_FFFF;

@@ -86,6 +86,11 @@ if (replay is not null)
 {
     int failed = FuzzEngine.Replay(replay, Console.Out);
     Console.WriteLine(failed == 0 ? "replay: no failure" : $"replay: {failed} failing input(s)");
+    if (Coverage.Enabled)
+    {
+        WriteCoverageReport(failures ?? DefaultFailureDirectory(), "coverage-replay.txt");
+    }
+
     return failed == 0 ? 0 : 1;
 }
 
@@ -150,20 +155,25 @@ if (capture is not null)
 Console.WriteLine($"done: {summary}");
 if (Coverage.Enabled)
 {
-    string report = Path.Combine(settings.FailureDirectory, $"coverage-seed{seed}.txt");
-    Directory.CreateDirectory(settings.FailureDirectory);
-    using (var writer = File.CreateText(report))
-    {
-        Coverage.WriteReport(writer);
-    }
-
-    Console.WriteLine($"coverage: blocks never run are listed in {report}");
+    WriteCoverageReport(settings.FailureDirectory, $"coverage-seed{seed}.txt");
 }
 
 string coverageFlag = Coverage.Enabled ? "--coverage " : string.Empty;
 Console.WriteLine($"replay: dotnet run -c Release --project Fuzz -- {coverageFlag}--seed {seed} --inputs {summary.Inputs} reproduces this run; --replay {settings.FailureDirectory} replays the saved failures");
 return summary.Passed ? 0 : 1;
 
+    }
+
+    private static void WriteCoverageReport(string directory, string name)
+    {
+        string report = Path.Combine(directory, name);
+        Directory.CreateDirectory(directory);
+        using (var writer = File.CreateText(report))
+        {
+            Coverage.WriteReport(writer);
+        }
+
+        Console.WriteLine($"coverage: blocks never run are listed in {report}");
     }
 
 // Fuzz/failures of the repository (found from the working folder or the binary), else ./failures.

@@ -27,9 +27,10 @@ fi
 mkdir -p "$work"
 dotnet build "$root/Fuzz/TcpChan.Fuzz.csproj" -c Release -v quiet -nologo
 rm -rf "$work/bin" "$work/seeds"
+# Seeds from the plain build: the instrumented core runs only under the fork server (or --afl).
+dotnet "$root/Fuzz/bin/Release/net10.0/TcpChan.Fuzz.dll" --afl-seeds "$work/seeds" --seed "$seed" --failures "$work/failures"
 cp -r "$root/Fuzz/bin/Release/net10.0" "$work/bin"
 "$tools/sharpfuzz" "$work/bin/TcpChan.Core.dll"   # in place: the copy's every basic block now writes AFL's edge map
-dotnet "$work/bin/TcpChan.Fuzz.dll" --afl-seeds "$work/seeds" --seed "$seed" --failures "$work/failures"
 
 findings=$work/findings-$(date -u +%Y%m%dT%H%M%S)
 # dotnet is not instrumented (the core is, inside it); no core dumps, frequency scaling or

@@ -102,6 +102,48 @@ public class AflInputTests
         Assert.Empty(CaseRunner.Run(decoded).Failures);
     }
 
+    // ---- false alarms AFL++ found (2026-12-02, run B2 of Fuzz/README.md): preconditions of a
+    // valid pair that the byte form did not keep. Both are the protocol working as documented.
+
+    [Fact]
+    public void A_version_0_pair_gets_two_id_sequences()
+    {
+        // Minimized from crashes/id:000000: both sides' Random seeded alike (97303277), two creates
+        // at once: the same random id from both sides, ChannelIdInUse on both ("two sides creating
+        // at once rarely collide"; with one sequence they always do).
+        var pair = new FuzzCase
+        {
+            Kind = "pair",
+            Side = new SideConfig { Client = true, MaxVersion = 0, RandomSeed = 97303277 },
+            Peer = new SideConfig { Client = false, MaxVersion = 0, RandomSeed = -97303277 },
+            Steps = [new Step { Op = "create", Side = 0 }, new Step { Op = "create", Side = 1 }],
+        };
+        Assert.Contains(CaseRunner.Run(pair).Failures, f => f.Key == "pair-unexpected-end");
+
+        var decoded = AflInput.Decode(AflInput.Encode(pair));
+        Assert.NotEqual(Math.Abs(decoded.Side.RandomSeed), Math.Abs(decoded.Peer!.RandomSeed));
+        Assert.Empty(CaseRunner.Run(decoded).Failures);
+    }
+
+    [Fact]
+    public void A_pair_never_goes_a_keepalive_timeout_without_a_pump()
+    {
+        // Minimized from crashes/id:000005: no keepalive pings, 12 time steps of 5 s and no pump
+        // between them: a minute of silence, and KeepAliveTimedOut as documented.
+        var pair = new FuzzCase
+        {
+            Kind = "pair",
+            Side = new SideConfig { Client = true, KeepAliveIntervalMs = null, KeepAliveTimeoutMs = 60_000 },
+            Peer = new SideConfig { Client = false, KeepAliveIntervalMs = null, KeepAliveTimeoutMs = 60_000 },
+            Steps = Enumerable.Range(0, 12).Select(_ => Step.Time(5000)).ToList(),
+        };
+        Assert.Contains(CaseRunner.Run(pair).Failures, f => f.Key == "pair-unexpected-end");
+
+        var decoded = AflInput.Decode(AflInput.Encode(pair));
+        Assert.InRange(decoded.Steps.Sum(s => s.Ms ?? 0), 0, AflInput.MaxPairClockMs);
+        Assert.Empty(CaseRunner.Run(decoded).Failures);
+    }
+
     [Fact]
     public void A_saved_afl_input_loads_for_replay()
     {
