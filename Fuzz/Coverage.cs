@@ -8,7 +8,8 @@ using TcpChan.Core;
 namespace TcpChan.Fuzz;
 
 /// <summary>
-/// Edge coverage of the core, AFL-style, without SharpFuzz (not served here): a copy of
+/// Edge coverage of the core, AFL-style, in process (SharpFuzz + AFL++, the other engine, was
+/// measured to reach less per minute: Fuzz/README.md): a copy of
 /// TcpChan.Core.dll is rewritten with Mono.Cecil so that every basic block does
 /// <c>Map[cur ^ Prev]++; Prev = cur >> 1</c> on a static byte map injected into the assembly,
 /// and the fuzzer runs in a load context where TcpChan.Core is that copy. Each (edge, hit-count

@@ -49,6 +49,19 @@ public sealed class FuzzCase
     public static FuzzCase FromJson(string json) =>
         JsonSerializer.Deserialize<FuzzCase>(json, s_json) ?? throw new InvalidDataException("Empty fuzz case.");
 
+    /// <summary>Reads a saved case: JSON (a .json file), or the bytes of an AFL++ input (<see cref="AflInput"/>).</summary>
+    public static FuzzCase Load(string path) =>
+        path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
+            ? FromJson(File.ReadAllText(path))
+            : AflInput.Decode(File.ReadAllBytes(path), $"afl input {Path.GetFileName(path)}");
+
+    /// <summary>Whether a file in a folder of cases is one: .json, or an AFL++ input (not its README.txt, reports or dot files).</summary>
+    public static bool IsCaseFile(string path)
+    {
+        string name = Path.GetFileName(path);
+        return !name.StartsWith('.') && !name.EndsWith(".txt", StringComparison.OrdinalIgnoreCase);
+    }
+
     /// <summary>A deep copy.</summary>
     public FuzzCase Clone() => FromJson(ToJson());
 

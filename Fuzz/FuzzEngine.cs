@@ -257,7 +257,7 @@ public sealed class FuzzEngine
     }
 
     /// <summary>Random bytes, usually after a valid handshake, with random actions between them.</summary>
-    private static Structured RandomBytes(Random r)
+    public static Structured RandomBytes(Random r)
     {
         var config = Generators.RandomConfig(r, client: r.Next(2) == 0, faults: r.Next(2) == 0);
         var s = new Structured { Config = config, Origin = "random" };
@@ -472,16 +472,23 @@ public sealed class FuzzEngine
         }
     }
 
-    /// <summary>Replays saved cases (a file, or every .json in a folder); prints each; returns how many failed.</summary>
+    /// <summary>
+    /// Replays saved cases (a file, or every case in a folder: .json files, and AFL++ inputs such
+    /// as its queue/ or crashes/); prints each; returns how many failed. With the instrumented
+    /// core (--coverage) it ends with the edges and blocks the cases reached together.
+    /// </summary>
     public static int Replay(string path, TextWriter output)
     {
-        var files = Directory.Exists(path) ? Directory.GetFiles(path, "*.json").OrderBy(f => f, StringComparer.Ordinal).ToArray() : [path];
+        var files = Directory.Exists(path) ? Directory.GetFiles(path).Where(FuzzCase.IsCaseFile).OrderBy(f => f, StringComparer.Ordinal).ToArray() : [path];
         int failed = 0;
+        var edges = new HashSet<string>();
         foreach (var file in files)
         {
-            var fuzzCase = FuzzCase.FromJson(File.ReadAllText(file));
+            var fuzzCase = FuzzCase.Load(file);
             var clock = Stopwatch.StartNew();
-            var result = CaseRunner.Run(fuzzCase);
+            Coverage.Reset();
+            var result = CaseRunner.Run(fuzzCase, record: fuzzCase.Kind == "pair");
+            Coverage.Collect(edges);
             output.WriteLine($"{file}: {fuzzCase.Kind}, {fuzzCase.Steps.Count} steps, {fuzzCase.FeedBytes} bytes fed, {clock.Elapsed.TotalMilliseconds:F0} ms; outcome {result.Outcome}");
             if (fuzzCase.Failure is not null)
             {
@@ -505,6 +512,13 @@ public sealed class FuzzEngine
             {
                 output.WriteLine("  passes");
             }
+        }
+
+        if (Coverage.Enabled)
+        {
+            var (hit, total) = Coverage.Blocks;
+            int distinct = edges.Select(e => e[..e.LastIndexOf(':')]).Distinct(StringComparer.Ordinal).Count();
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"coverage of {files.Length} cases: {distinct} edges, {hit} of {total} basic blocks of TcpChan.Core"));
         }
 
         return failed;

@@ -7,6 +7,11 @@ public static class Cli
 {
     public static int Main(string[] args)
     {
+        if (args.Contains("--afl"))
+        {
+            return AflHarness.Run(strict: args.Contains("--strict"));
+        }
+
         if (args.Contains("--coverage"))
         {
             return Coverage.RunInstrumented(args.Where(a => a != "--coverage").ToArray(), Console.Out);
@@ -15,7 +20,7 @@ public static class Cli
         return Run(args);
     }
 
-    // dotnet run -c Release --project Fuzz -- --seconds N [--seed S] [--inputs N] [--replay FILE|DIR] [--minimize FILE] [--failures DIR] [--coverage]
+    // dotnet run -c Release --project Fuzz -- --seconds N [--seed S] [--inputs N] [--replay FILE|DIR] [--minimize FILE] [--failures DIR] [--coverage] [--afl-seeds DIR [--pairs N]]
     public static int Run(string[] args)
     {
         Coverage.Attach();
@@ -28,6 +33,8 @@ string? failures = null;
 double hangSeconds = 2;
 bool strict = false;
 long? capture = null;
+string? aflSeeds = null;
+int pairs = 60;
 for (int i = 0; i < args.Length; i++)
 {
     string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -54,6 +61,12 @@ for (int i = 0; i < args.Length; i++)
         case "--input":
             capture = long.Parse(Next(), CultureInfo.InvariantCulture);
             break;
+        case "--afl-seeds":
+            aflSeeds = Next();
+            break;
+        case "--pairs":
+            pairs = int.Parse(Next(), CultureInfo.InvariantCulture);
+            break;
         case "--strict":
             strict = true;
             break;
@@ -61,7 +74,7 @@ for (int i = 0; i < args.Length; i++)
             hangSeconds = double.Parse(Next(), CultureInfo.InvariantCulture);
             break;
         case "-h" or "--help":
-            Console.WriteLine("usage: TcpChan.Fuzz --seconds N [--seed S] [--inputs N] [--failures DIR] [--hang-seconds S] [--strict] [--coverage]\n       TcpChan.Fuzz --seed S --input I   (writes input I of seed S to the failures folder)\n       TcpChan.Fuzz --replay FILE|DIR\n       TcpChan.Fuzz --minimize FILE   (writes FILE.min.json)");
+            Console.WriteLine("usage: TcpChan.Fuzz --seconds N [--seed S] [--inputs N] [--failures DIR] [--hang-seconds S] [--strict] [--coverage]\n       TcpChan.Fuzz --seed S --input I   (writes input I of seed S to the failures folder)\n       TcpChan.Fuzz --replay FILE|DIR\n       TcpChan.Fuzz --minimize FILE   (writes FILE.min.json)\n       TcpChan.Fuzz --afl-seeds DIR [--seed S] [--pairs N]   (AFL++ seed files from the generator)\n       TcpChan.Fuzz --afl [--strict]   (the AFL++ harness: Fuzz/afl.sh runs it)\n  FILE is a saved .json case or an AFL++ input (e.g. findings/default/crashes/id:...).");
             return 0;
         default:
             Console.Error.WriteLine($"Unknown argument {args[i]}; try --help.");
@@ -73,12 +86,24 @@ if (replay is not null)
 {
     int failed = FuzzEngine.Replay(replay, Console.Out);
     Console.WriteLine(failed == 0 ? "replay: no failure" : $"replay: {failed} failing input(s)");
+    if (Coverage.Enabled)
+    {
+        WriteCoverageReport(failures ?? DefaultFailureDirectory(), "coverage-replay.txt");
+    }
+
     return failed == 0 ? 0 : 1;
+}
+
+if (aflSeeds is not null)
+{
+    int written = AflHarness.WriteSeeds(aflSeeds, seed, pairs, failures ?? DefaultFailureDirectory(), Console.Out);
+    Console.WriteLine($"{written} AFL++ seed files of seed {seed} written to {aflSeeds}");
+    return 0;
 }
 
 if (minimize is not null)
 {
-    var fuzzCase = FuzzCase.FromJson(File.ReadAllText(minimize));
+    var fuzzCase = FuzzCase.Load(minimize);
     var first = CaseRunner.Run(fuzzCase).Failures.FirstOrDefault();
     if (first is null)
     {
@@ -130,20 +155,25 @@ if (capture is not null)
 Console.WriteLine($"done: {summary}");
 if (Coverage.Enabled)
 {
-    string report = Path.Combine(settings.FailureDirectory, $"coverage-seed{seed}.txt");
-    Directory.CreateDirectory(settings.FailureDirectory);
-    using (var writer = File.CreateText(report))
-    {
-        Coverage.WriteReport(writer);
-    }
-
-    Console.WriteLine($"coverage: blocks never run are listed in {report}");
+    WriteCoverageReport(settings.FailureDirectory, $"coverage-seed{seed}.txt");
 }
 
 string coverageFlag = Coverage.Enabled ? "--coverage " : string.Empty;
 Console.WriteLine($"replay: dotnet run -c Release --project Fuzz -- {coverageFlag}--seed {seed} --inputs {summary.Inputs} reproduces this run; --replay {settings.FailureDirectory} replays the saved failures");
 return summary.Passed ? 0 : 1;
 
+    }
+
+    private static void WriteCoverageReport(string directory, string name)
+    {
+        string report = Path.Combine(directory, name);
+        Directory.CreateDirectory(directory);
+        using (var writer = File.CreateText(report))
+        {
+            Coverage.WriteReport(writer);
+        }
+
+        Console.WriteLine($"coverage: blocks never run are listed in {report}");
     }
 
 // Fuzz/failures of the repository (found from the working folder or the binary), else ./failures.
