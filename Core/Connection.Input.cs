@@ -59,7 +59,7 @@ public abstract partial class Connection
         {
             if (State == ConnectionState.Handshaking)
             {
-                HandshakeFailure($"Not a TCPChan handshake: first bytes 0x{raw[0]:X2} 0x{raw[1]:X2}.");
+                HandshakeFailure(PeerBytes.NotTcpChan(IsClient, raw));
             }
             else
             {
@@ -88,7 +88,7 @@ public abstract partial class Connection
             }
             else
             {
-                HandshakeFailure($"Expected a handshake {(IsClient ? "reply" : "request")}, got {header.Type}.");
+                HandshakeFailure(PeerBytes.NotTcpChan(IsClient, raw, $"a {header.Type} frame, not a handshake {(IsClient ? "reply" : "request")}"));
             }
 
             return;
