@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using TcpChan.Core;
 using TcpChan.Tests.Cli;
+using TcpChan.Tests.Support;
 using Xunit;
 
 namespace TcpChan.Tests.Adapters;
@@ -33,7 +34,7 @@ public class NotTcpChanPeerTests
     [Fact]
     public async Task A_client_of_a_silent_tcp_server_fails_after_the_reply_timeout()
     {
-        await using var server = RawServer.Start(_ => Task.CompletedTask);
+        await using var server = BannerServer.Start(_ => Task.CompletedTask);
         var error = await Assert.ThrowsAsync<TcpChanSessionException>(
             () => TcpChanClient.ConnectAsync(server.EndPoint, ReplyTimeout(TimeSpan.FromSeconds(0.3))).WaitAsync(Loopback.Timeout));
 
@@ -45,7 +46,7 @@ public class NotTcpChanPeerTests
     public async Task A_client_of_an_ssh_server_fails_on_its_banner_with_the_banner_in_the_message()
     {
         // No timer at all: only the bytes can fail this handshake.
-        await using var server = RawServer.Start(stream => stream.WriteAsync(Encoding.ASCII.GetBytes(SshBanner)).AsTask());
+        await using var server = BannerServer.Start(stream => stream.WriteAsync(Encoding.ASCII.GetBytes(SshBanner)).AsTask());
         var error = await Assert.ThrowsAsync<TcpChanSessionException>(
             () => TcpChanClient.ConnectAsync(server.EndPoint, ReplyTimeout(null)).WaitAsync(Loopback.Timeout));
 
@@ -59,7 +60,7 @@ public class NotTcpChanPeerTests
     [Fact]
     public async Task A_protocol_client_of_an_ssh_server_is_told_in_HandshakeFailed()
     {
-        await using var server = RawServer.Start(stream => stream.WriteAsync(Encoding.ASCII.GetBytes(SshBanner)).AsTask());
+        await using var server = BannerServer.Start(stream => stream.WriteAsync(Encoding.ASCII.GetBytes(SshBanner)).AsTask());
         var client = new FailureRecordingClient(ReplyTimeout(null));
         await TcpChanClient.RunAsync(server.EndPoint, client).WaitAsync(Loopback.Timeout);
 
@@ -82,60 +83,6 @@ public class NotTcpChanPeerTests
     {
         protected override void DataReceived(ReadOnlySpan<byte> data)
         {
-        }
-    }
-
-    /// <summary>A TCP server on loopback that runs <c>greet</c> on each connection and then holds it open, reading nothing.</summary>
-    private sealed class RawServer : IAsyncDisposable
-    {
-        private readonly TcpListener _listener;
-        private readonly List<TcpClient> _clients = new();
-        private readonly Task _accepting;
-
-        private RawServer(TcpListener listener, Func<NetworkStream, Task> greet)
-        {
-            _listener = listener;
-            _accepting = AcceptAsync(greet);
-        }
-
-        public System.Net.IPEndPoint EndPoint => (System.Net.IPEndPoint)_listener.LocalEndpoint;
-
-        public static RawServer Start(Func<NetworkStream, Task> greet)
-        {
-            var listener = new TcpListener(Loopback.AnyPort);
-            listener.Start();
-            return new RawServer(listener, greet);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            _listener.Stop();
-            await _accepting.WaitAsync(Loopback.Timeout);
-            lock (_clients)
-            {
-                _clients.ForEach(c => c.Dispose());
-            }
-        }
-
-        private async Task AcceptAsync(Func<NetworkStream, Task> greet)
-        {
-            try
-            {
-                while (true)
-                {
-                    var client = await _listener.AcceptTcpClientAsync();
-                    lock (_clients)
-                    {
-                        _clients.Add(client);
-                    }
-
-                    await greet(client.GetStream());
-                }
-            }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-            {
-                // Stopped.
-            }
         }
     }
 }
