@@ -49,7 +49,7 @@ public class ReadmeExamplesTests
     public void Every_csharp_block_is_a_file_of_a_compiled_program()
     {
         var lines = ReadmeLines();
-        var files = Readme.MarkedBlocks(lines).Where(b => b.Key.EndsWith(".cs", StringComparison.Ordinal)).ToList();
+        var files = Repository.MarkedBlocks(lines).Where(b => b.Key.EndsWith(".cs", StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(files);
         foreach (var (name, block) in files)
         {
@@ -109,18 +109,18 @@ public class ReadmeExamplesTests
     public void Readme_test_command_is_what_CI_runs()
     {
         // .ci/run runs the README's command as written (and only pipes its output on).
-        string ci = Readme.ReadRepoFile(".ci/run").Replace("\r\n", "\n").Split('\n').Single(l => l.StartsWith("dotnet test", StringComparison.Ordinal));
+        string ci = Repository.ReadRepoFile(".ci/run").Replace("\r\n", "\n").Split('\n').Single(l => l.StartsWith("dotnet test", StringComparison.Ordinal));
         string readme = ReadmeLines().Single(l => l.StartsWith("dotnet test", StringComparison.Ordinal));
         Assert.True(ci == readme || ci.StartsWith(readme + " 2>&1 |", StringComparison.Ordinal), $".ci/run runs '{ci}', the README says '{readme}'.");
     }
 
-    private static string[] ReadmeLines() => Readme.ReadRepoFile("README.md").Replace("\r\n", "\n").Split('\n');
+    private static string[] ReadmeLines() => Repository.ReadRepoFile("README.md").Replace("\r\n", "\n").Split('\n');
 
     // Each program's files (in README order) and its output block's text, by program name.
     private static Dictionary<string, (List<(string Name, string Source)> Files, string? Output)> Programs()
     {
         var programs = new Dictionary<string, (List<(string Name, string Source)> Files, string? Output)>();
-        foreach (var (name, block) in Readme.MarkedBlocks(ReadmeLines()))
+        foreach (var (name, block) in Repository.MarkedBlocks(ReadmeLines()))
         {
             int slash = name.IndexOf('/', StringComparison.Ordinal);
             Assert.True(slash > 0, $"README block '{name}' is not named PROGRAM/FILE.cs or PROGRAM/output.");
@@ -203,8 +203,8 @@ public class ReadmeExamplesTests
     }
 }
 
-/// <summary>README.md's marked blocks, and files of the repository.</summary>
-internal static class Readme
+/// <summary>Files of the repository, and the marked blocks of README.md.</summary>
+internal static class Repository
 {
     private static readonly Regex Marker = new(@"^<!-- README:(begin|end) ([\w./-]+) -->$");
 
