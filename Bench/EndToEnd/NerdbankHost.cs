@@ -19,15 +19,12 @@ internal sealed class NerdbankHost : IStreamHost
 
     /// <summary>
     /// Nerdbank's recommended settings for throughput: protocol version 3, the one its
-    /// documentation creates streams with (version 2 and up have per-channel flow control),
-    /// and a 1 MiB channel receiving window: the default its maintainers raised to about 1 MB
-    /// (from 100 KB, five 20 KB frames) to fix their throughput issue 505.
+    /// documentation creates streams with (2.14's default is still version 1, which has no
+    /// per-channel flow control), and the default channel receiving window, 1,024,000 bytes:
+    /// its maintainers raised it to that from 100 KB (five 20 KB frames) to fix their
+    /// throughput issue 505.
     /// </summary>
-    public static MultiplexingStream.Options Settings() => new()
-    {
-        ProtocolMajorVersion = 3,
-        DefaultChannelReceivingWindowSize = 1024 * 1024,
-    };
+    public static MultiplexingStream.Options Settings() => new() { ProtocolMajorVersion = 3 };
 
     public async Task StartAsync(Func<Stream, Task> handler, CancellationToken cancellationToken)
     {
