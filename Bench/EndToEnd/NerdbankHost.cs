@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using Nerdbank.Streams;
 
@@ -13,7 +12,6 @@ namespace TcpChan.Bench.EndToEnd;
 /// </summary>
 internal sealed class NerdbankHost : IStreamHost
 {
-    private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
     private MultiplexingStream? _client;
     private MultiplexingStream? _server;
 
@@ -28,14 +26,7 @@ internal sealed class NerdbankHost : IStreamHost
 
     public async Task StartAsync(Func<Stream, Task> handler, CancellationToken cancellationToken)
     {
-        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        _listener.Listen();
-        var accept = _listener.AcceptAsync(cancellationToken).AsTask();
-        var clientSocket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await clientSocket.ConnectAsync(_listener.LocalEndPoint!, cancellationToken).ConfigureAwait(false);
-        var serverSocket = await accept.ConfigureAwait(false);
-        serverSocket.NoDelay = true;
-
+        var (clientSocket, serverSocket) = await LoopbackSockets.ConnectAsync(cancellationToken).ConfigureAwait(false);
         var server = MultiplexingStream.CreateAsync(new NetworkStream(serverSocket, ownsSocket: true), Settings(), cancellationToken);
         _client = await MultiplexingStream.CreateAsync(new NetworkStream(clientSocket, ownsSocket: true), Settings(), cancellationToken).ConfigureAwait(false);
         _server = await server.ConfigureAwait(false);
@@ -72,7 +63,5 @@ internal sealed class NerdbankHost : IStreamHost
         {
             await _server.DisposeAsync().ConfigureAwait(false);
         }
-
-        _listener.Dispose();
     }
 }

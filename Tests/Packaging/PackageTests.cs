@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using System.IO.Compression;
 using System.Reflection;
 using System.Text.RegularExpressions;
 using TcpChan.Tests.Readme;
+using TcpChan.Tests.Support;
 using Xunit;
 
 namespace TcpChan.Tests.Packaging;
@@ -71,43 +71,22 @@ public class PackageTests
     /// <summary>Runs the SDK's dotnet (or <paramref name="tool"/>) and returns its standard output; a non-zero exit fails the test.</summary>
     private static async Task<string> RunAsync(string[] arguments, (string Name, string Value)? environment = null, string? tool = null)
     {
-        var info = new ProcessStartInfo(tool ?? (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet"))
+        // No MSBuild node or server left running after the test.
+        var variables = new Dictionary<string, string>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
+            ["MSBUILDDISABLENODEREUSE"] = "1",
+            ["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0",
+            ["DOTNET_NOLOGO"] = "1",
+            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
         };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        // No MSBuild or compiler server left running after the test.
-        info.Environment["MSBUILDDISABLENODEREUSE"] = "1";
-        info.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
-        info.Environment["DOTNET_NOLOGO"] = "1";
-        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         if (environment is { } variable)
         {
-            info.Environment[variable.Name] = variable.Value;
+            variables[variable.Name] = variable.Value;
         }
 
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(CommandTimeout);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"'{info.FileName} {string.Join(' ', arguments)}' did not finish within {CommandTimeout}.");
-        }
-
-        string output = await stdout;
-        Assert.True(process.ExitCode == 0, $"'{info.FileName} {string.Join(' ', arguments)}' exited with {process.ExitCode}:\n{output}\n{await stderr}");
+        string command = tool ?? ChildProcess.Dotnet;
+        var (exitCode, output, errors) = await ChildProcess.RunAsync(command, arguments, CommandTimeout, variables);
+        Assert.True(exitCode == 0, $"'{command} {string.Join(' ', arguments)}' exited with {exitCode}:\n{output}\n{errors}");
         return output;
     }
 }

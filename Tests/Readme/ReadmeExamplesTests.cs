@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
+using TcpChan.Tests.Support;
 using Xunit;
 
 namespace TcpChan.Tests.Readme;
@@ -177,29 +177,8 @@ public class ReadmeExamplesTests
 
     private static async Task<(int ExitCode, string Output)> RunAsync(string dll)
     {
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(dll);
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(RunTimeout);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{Path.GetFileName(dll)} did not exit within {RunTimeout.TotalSeconds} s.");
-        }
-
-        string errors = await stderr;
-        return (process.ExitCode, await stdout + (errors.Length > 0 ? "\nstderr:\n" + errors : string.Empty));
+        var (exitCode, output, errors) = await ChildProcess.RunAsync(ChildProcess.Dotnet, [dll], RunTimeout);
+        return (exitCode, output + (errors.Length > 0 ? "\nstderr:\n" + errors : string.Empty));
     }
 }
 
