@@ -35,13 +35,11 @@ public class HandshakeReplyTimeoutTests
         Assert.Null(client.NextEvent());
         Assert.Equal(ConnectionState.Handshaking, client.State);
 
-        client.HandleTimeout(T0 + TimeSpan.FromSeconds(10));
-        var failed = Assert.IsType<HandshakeFailed>(client.NextEvent());
-        Assert.Equal(
+        AssertFailsAt(
+            client,
+            T0 + TimeSpan.FromSeconds(10),
             "The server did not answer as TcpChan: nothing came back within 10 s of the handshake request "
-            + "(a server that waits for its client to speak first, such as an HTTP or a TLS server; or a TcpChan server with another magic, which does not reply).",
-            failed.Reason);
-        Assert.Equal(ConnectionState.HandshakeFailed, client.State);
+            + "(a server that waits for its client to speak first, such as an HTTP or a TLS server; or a TcpChan server with another magic, which does not reply).");
         Assert.Null(client.NextDeadline);
     }
 
@@ -53,12 +51,11 @@ public class HandshakeReplyTimeoutTests
         client.DataReceived(Wire.Hex("1503030002"), T0 + TimeSpan.FromSeconds(1));
         Assert.Null(client.NextEvent());
 
-        client.HandleTimeout(T0 + TimeSpan.FromSeconds(2.5));
-        var failed = Assert.IsType<HandshakeFailed>(client.NextEvent());
-        Assert.Equal(
+        AssertFailsAt(
+            client,
+            T0 + TimeSpan.FromSeconds(2.5),
             "The server did not answer as TcpChan: within 2.5 s of the handshake request it sent no whole handshake reply, "
-            + "only 5 bytes, 15 03 03 00 02 (\".....\"): a TLS record, so the peer speaks TLS.",
-            failed.Reason);
+            + "only 5 bytes, 15 03 03 00 02 (\".....\"): a TLS record, so the peer speaks TLS.");
     }
 
     [Theory]
@@ -99,8 +96,7 @@ public class HandshakeReplyTimeoutTests
     {
         var client = StartedClient(new ConnectionOptions { HandshakeReplyTimeout = null });
         Assert.Equal(T0 + TimeSpan.FromSeconds(30), client.NextDeadline);
-        client.HandleTimeout(T0 + TimeSpan.FromSeconds(30));
-        Assert.Equal("The handshake did not complete within 30 s.", Assert.IsType<HandshakeFailed>(client.NextEvent()).Reason);
+        AssertFailsAt(client, T0 + TimeSpan.FromSeconds(30), "The handshake did not complete within 30 s.");
     }
 
     [Fact]
@@ -108,8 +104,7 @@ public class HandshakeReplyTimeoutTests
     {
         var client = StartedClient(new ConnectionOptions { HandshakeTimeout = TimeSpan.FromSeconds(4) });
         Assert.Equal(T0 + TimeSpan.FromSeconds(4), client.NextDeadline);
-        client.HandleTimeout(T0 + TimeSpan.FromSeconds(4));
-        Assert.Equal("The handshake did not complete within 4 s.", Assert.IsType<HandshakeFailed>(client.NextEvent()).Reason);
+        AssertFailsAt(client, T0 + TimeSpan.FromSeconds(4), "The handshake did not complete within 4 s.");
     }
 
     [Theory]
@@ -170,6 +165,14 @@ public class HandshakeReplyTimeoutTests
             Assert.IsType<HandshakeSuccess>(outcome);
             Assert.Equal(ConnectionState.Established, client.State);
         }
+    }
+
+    /// <summary>The client's timer, run at <paramref name="at"/>, fails the handshake with exactly <paramref name="reason"/>.</summary>
+    private static void AssertFailsAt(ClientConnection client, TimeSpan at, string reason)
+    {
+        client.HandleTimeout(at);
+        Assert.Equal(reason, Assert.IsType<HandshakeFailed>(client.NextEvent()).Reason);
+        Assert.Equal(ConnectionState.HandshakeFailed, client.State);
     }
 
     private static byte[] Transmitted(Connection connection) => Wire.Transmitted(Wire.Drain(connection));
