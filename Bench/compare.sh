@@ -9,7 +9,9 @@
 #   RUNS=1 QUIET_WAIT_S=0 Bench/compare.sh
 #   RPC_ROUNDS=2000 OPEN_TOTAL=2000 BULK_BYTES=$((1<<28)) FANIN_STREAMS=100 RUNS=1 Bench/compare.sh  # smoke
 #
-# Environment: RUNS (3), TCPCHAN_PEERS (all four TcpChan rows), QUIET_LOAD (0.7: the 1-minute
+# Environment: RUNS (3), TCPCHAN_PEERS (all four TcpChan rows), OTHER_PEERS (nerdbank: rows of
+# TcpChan.Bench that are not TcpChan's, which run.sh runs only under tcpchan* names: this script
+# runs them after each run.sh, with its sizes, timeout and pause, into the same results), QUIET_LOAD (0.7: the 1-minute
 # load average to wait for), QUIET_WAIT_S (2400: how long to wait for it, polling every 60 s;
 # then it runs anyway and says so), PEERS_BUILD (run.sh's output folder, /tmp/muxpeers), and
 # every size variable run.sh takes (BULK_BYTES, RPC_ROUNDS, ...), passed through.
@@ -29,6 +31,7 @@ QUIET_LOAD=${QUIET_LOAD:-0.7}
 QUIET_WAIT_S=${QUIET_WAIT_S:-2400}
 export PEERS_BUILD=${PEERS_BUILD:-/tmp/muxpeers}
 export TCPCHAN_PEERS=${TCPCHAN_PEERS:-"tcpchan tcpchan-sockets tcpchan-tasks tcpchan-pipelines"}
+OTHER_PEERS=${OTHER_PEERS:-"nerdbank"}
 log() { echo "[compare.sh] $*" >&2; }
 
 log "build TcpChan.Bench (Release)"
@@ -52,12 +55,37 @@ wait_quiet() {
   log "machine quiet enough: load $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
+# The OTHER_PEERS rows of one run, as run.sh runs a row: the same flags and sizes (run.sh's
+# defaults, or the same environment variables), a fresh process per workload bounded by
+# RUN_TIMEOUT, its RESULT line appended to that run's results.tsv, 1 s apart.
+run_other_peers() {
+  local out=$1 p w line logf
+  local args=(-bulk-bytes "${BULK_BYTES:-1073741824}" -chunk "${CHUNK:-65536}" -echo-buf "${ECHO_BUF:-32768}"
+    -rpc-streams "${RPC_STREAMS:-64}" -rpc-rounds "${RPC_ROUNDS:-20000}" -rpc-size "${RPC_SIZE:-64}"
+    -open-total "${OPEN_TOTAL:-20000}" -open-conc "${OPEN_CONC:-16}"
+    -fanin-streams "${FANIN_STREAMS:-1000}" -fanin-bytes "${FANIN_BYTES:-1048576}" -timeout-s "${RUN_TIMEOUT:-100}")
+  for w in ${WORKLOADS:-bulk rpc open fanin}; do
+    [ "$w" = mixed ] && continue
+    for p in $OTHER_PEERS; do
+      logf="$out/$p-$w.log"
+      timeout -k 5 $((${RUN_TIMEOUT:-100} + 15)) $TCPCHAN_BENCH -peer "$p" -workload "$w" "${args[@]}" >"$logf" 2>&1 || true
+      line=$(grep '^RESULT ' "$logf" | tail -1 || true)
+      [ -n "$line" ] || line="RESULT peer=$p workload=$w value=0 unit=- elapsed_s=0 hwm_mib=0 idle_rss_mib=0 status=crash"
+      get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$w" "$(get status)" "$(get value)" "$(get hwm_mib)" "$(get elapsed_s)" "$(get idle_rss_mib)" >>"$out/results.tsv"
+      log "$(printf '%-16s %-6s %-8s %12s' "$p" "$w" "$(get status)" "$(get value)")"
+      sleep 1
+    done
+  done
+}
+
 dirs=()
 for i in $(seq 1 "$RUNS"); do
   wait_quiet
   log "run $i of $RUNS"
   "$PEERS_DIR/run.sh" >&2
   dirs+=("$(ls -td "$PEERS_BUILD"/results/*/ | head -1)")
+  run_other_peers "${dirs[-1]}"
   log "load after run $i: $(cut -d' ' -f1-3 /proc/loadavg)"
 done
 

@@ -1,5 +1,5 @@
-using System.Buffers;
 using System.Net.Sockets;
+using CommunityToolkit.HighPerformance.Buffers;
 
 namespace TcpChan.Cli;
 
@@ -43,89 +43,77 @@ internal static class Relay
 
     private static async Task SocketToChannelAsync(State state, Counters counters)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
-        try
+        // A pooled buffer, handed back when the loop ends.
+        using var buffer = MemoryOwner<byte>.Allocate(BufferSize);
+        while (true)
         {
-            while (true)
+            int n;
+            try
             {
-                int n;
-                try
-                {
-                    n = await state.Socket.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-                {
-                    state.Fail(null, ex);
-                    return;
-                }
-
-                if (n == 0)
-                {
-                    state.Channel.CompleteWrites();
-                    return;
-                }
-
-                try
-                {
-                    await state.Channel.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (IsChannelFailure(ex))
-                {
-                    state.FailOnChannel(ex);
-                    return;
-                }
-
-                Interlocked.Add(ref state.BytesOut, n);
-                counters.AddOut(n);
+                n = await state.Socket.ReceiveAsync(buffer.Memory, SocketFlags.None).ConfigureAwait(false);
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                state.Fail(null, ex);
+                return;
+            }
+
+            if (n == 0)
+            {
+                state.Channel.CompleteWrites();
+                return;
+            }
+
+            try
+            {
+                await state.Channel.WriteAsync(buffer.Memory[..n]).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsChannelFailure(ex))
+            {
+                state.FailOnChannel(ex);
+                return;
+            }
+
+            Interlocked.Add(ref state.BytesOut, n);
+            counters.AddOut(n);
         }
     }
 
     private static async Task ChannelToSocketAsync(State state, Counters counters)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
-        try
+        // A pooled buffer, handed back when the loop ends.
+        using var buffer = MemoryOwner<byte>.Allocate(BufferSize);
+        while (true)
         {
-            while (true)
+            int n;
+            try
             {
-                int n;
-                try
-                {
-                    n = await state.Channel.ReadAsync(buffer.AsMemory(0, BufferSize)).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (IsChannelFailure(ex))
-                {
-                    state.FailOnChannel(ex);
-                    return;
-                }
-
-                try
-                {
-                    if (n == 0)
-                    {
-                        state.Socket.Shutdown(SocketShutdown.Send);
-                        return;
-                    }
-
-                    await SendAllAsync(state.Socket, buffer.AsMemory(0, n)).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-                {
-                    state.Fail(null, ex);
-                    return;
-                }
-
-                Interlocked.Add(ref state.BytesIn, n);
-                counters.AddIn(n);
+                n = await state.Channel.ReadAsync(buffer.Memory).ConfigureAwait(false);
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
+            catch (Exception ex) when (IsChannelFailure(ex))
+            {
+                state.FailOnChannel(ex);
+                return;
+            }
+
+            try
+            {
+                if (n == 0)
+                {
+                    state.Socket.Shutdown(SocketShutdown.Send);
+                    return;
+                }
+
+                await SendAllAsync(state.Socket, buffer.Memory[..n]).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                state.Fail(null, ex);
+                return;
+            }
+
+            Interlocked.Add(ref state.BytesIn, n);
+            counters.AddIn(n);
         }
     }
 

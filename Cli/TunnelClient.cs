@@ -279,25 +279,27 @@ internal sealed class TunnelClient
             transport = new SocketTransport(socket);
         }
 
+        // The TcpChan handshake is timed by the library, not by us: its failure says whether the
+        // server sent nothing (another protocol's server, or TLS) or what it sent instead.
+        var options = Sessions.Options(_log);
+        options.Connection.HandshakeReplyTimeout = _settings.HandshakeTimeout;
+        options.Connection.HandshakeTimeout = _settings.HandshakeTimeout;
         TcpChanSession session;
         string tlsHint = _settings.Tls is null ? " (does the server need --tls?)" : string.Empty;
         try
         {
-            session = await TcpChanSession.ConnectAsync(transport, Sessions.Options(_log), limit.Token).ConfigureAwait(false);
+            session = await TcpChanSession.ConnectAsync(transport, options, stop).ConfigureAwait(false);
         }
         catch (TcpChanSessionException ex)
         {
             // A connection that ends during the handshake is reported as a failed handshake by
-            // the session; here it most often means TLS on one side only, so say so.
+            // the session (in these words: it has no typed form yet); here it most often means
+            // TLS on one side only, so say so.
             bool closed = ex.Reason == SessionEndReason.ConnectionLost
                 || ex.HandshakeFailure == HandshakeFailureReason.ConnectionClosed;
             throw new CliException(ExitCodes.HandshakeFailed, closed
                 ? $"the server {server} closed the connection during the handshake{tlsHint}"
-                : $"{server} is not a tcpchan server: {ex.Message}", ex);
-        }
-        catch (OperationCanceledException) when (!stop.IsCancellationRequested)
-        {
-            throw new CliException(ExitCodes.HandshakeFailed, $"no handshake answer from {server} within {_settings.HandshakeTimeout.TotalSeconds:F0} s{tlsHint}");
+                : $"{server} is not a tcpchan server: {ex.Message}{tlsHint}", ex);
         }
 
         try

@@ -29,10 +29,12 @@ public sealed class ClientConnection : Connection
         // does not look at that byte and answers with version 0, which settles version 0.
         Version = MaxVersion;
         WriteShortFrame(FrameType.HandshakeRequest, HandshakeMagic);
+        StartReplyTimer();
     }
 
     private protected override void OnHandshakeFrame(in FrameHeader header)
     {
+        StopReplyTimer();
         if (header.Type != FrameType.HandshakeReply)
         {
             HandshakeFailure(HandshakeFailureReason.UnexpectedFrame, $"Expected a handshake reply, got {header.Type}.");

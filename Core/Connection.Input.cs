@@ -60,7 +60,7 @@ public abstract partial class Connection
         {
             if (State == ConnectionState.Handshaking)
             {
-                HandshakeFailure(HandshakeFailureReason.NotTcpChan, $"Not a TCPChan handshake: first bytes 0x{raw[0]:X2} 0x{raw[1]:X2}.");
+                HandshakeFailure(HandshakeFailureReason.NotTcpChan, PeerBytes.NotTcpChan(IsClient, raw));
             }
             else
             {
@@ -89,7 +89,7 @@ public abstract partial class Connection
             }
             else
             {
-                HandshakeFailure(HandshakeFailureReason.UnexpectedFrame, $"Expected a handshake {(IsClient ? "reply" : "request")}, got {header.Type}.");
+                HandshakeFailure(HandshakeFailureReason.UnexpectedFrame, PeerBytes.NotTcpChan(IsClient, raw, $"a {header.Type} frame, not a handshake {(IsClient ? "reply" : "request")}"));
             }
 
             return;

@@ -7,6 +7,7 @@ public abstract partial class Connection
     private readonly List<PendingPing> _pings = new();
     private TimeSpan _now;
     private TimeSpan? _handshakeDeadline;
+    private TimeSpan? _replyDeadline; // a client's, until the server's handshake reply has come
     private TimeSpan _lastReceivedAt;
     private bool _keepAlivePingOutstanding;
     private ulong _internalPingCount;
@@ -30,7 +31,7 @@ public abstract partial class Connection
         {
             if (State == ConnectionState.Handshaking)
             {
-                return _handshakeDeadline;
+                return _replyDeadline is { } reply && (_handshakeDeadline is not { } whole || reply < whole) ? reply : _handshakeDeadline;
             }
 
             if (State != ConnectionState.Established || Version == 0)
@@ -59,9 +60,14 @@ public abstract partial class Connection
         AdvanceTime(now);
         if (State == ConnectionState.Handshaking)
         {
-            if (_handshakeDeadline is { } deadline && _now >= deadline)
+            if (_replyDeadline is { } reply && _now >= reply)
             {
-                HandshakeFailure(HandshakeFailureReason.TimedOut, $"The handshake did not complete within {_options.HandshakeTimeout}.");
+                // Whatever came is still in the header buffer: a whole frame would have been handled.
+                HandshakeFailure(HandshakeFailureReason.NoReply, PeerBytes.NoReply(_options.HandshakeReplyTimeout!.Value, _headerBuffer.AsSpan(0, _headerLength)));
+            }
+            else if (_handshakeDeadline is { } deadline && _now >= deadline)
+            {
+                HandshakeFailure(HandshakeFailureReason.TimedOut, $"The handshake did not complete within {PeerBytes.Seconds(_options.HandshakeTimeout!.Value)}.");
             }
 
             return;
@@ -92,6 +98,12 @@ public abstract partial class Connection
             SendPing(userOpaque: null);
         }
     }
+
+    /// <summary>A client starts waiting for the server's handshake reply (<see cref="ConnectionOptions.HandshakeReplyTimeout"/>).</summary>
+    private protected void StartReplyTimer() => _replyDeadline = _options.HandshakeReplyTimeout is { } timeout ? _now + timeout : null;
+
+    /// <summary>The server's handshake reply has come, right or wrong.</summary>
+    private protected void StopReplyTimer() => _replyDeadline = null;
 
     /// <summary>
     /// Version 1: sends a ping carrying <paramref name="opaque"/>; its answer arrives as

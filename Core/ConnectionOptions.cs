@@ -54,6 +54,17 @@ public sealed class ConnectionOptions
     /// <summary>If the handshake has not completed this long after <see cref="Connection.ConnectionEstablished()"/>, it fails. Null: wait forever.</summary>
     public TimeSpan? HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Client: if the server's handshake reply has not arrived this long after
+    /// <see cref="Connection.ConnectionEstablished()"/>, the handshake fails with a message that the
+    /// server did not answer as TcpChan and what it sent instead, if anything. A TcpChan server
+    /// replies as soon as it reads the request, before any application code runs, so silence
+    /// means another protocol's server (one whose client speaks first, such as HTTP, or TLS).
+    /// The rest of the handshake (version 1's settings) still has <see cref="HandshakeTimeout"/>.
+    /// Null: only <see cref="HandshakeTimeout"/>. A server ignores it.
+    /// </summary>
+    public TimeSpan? HandshakeReplyTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     internal void Validate()
     {
         if (MaxVersion > LatestVersion)
@@ -74,6 +85,11 @@ public sealed class ConnectionOptions
         if (MaxFramePayload < Settings.MinMaxFramePayload || MaxFramePayload > Settings.DefaultMaxFramePayload)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxFramePayload), MaxFramePayload, "1,024 to 65,535.");
+        }
+
+        if (HandshakeReplyTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(HandshakeReplyTimeout), HandshakeReplyTimeout, "Positive, or null for none.");
         }
 
         if (MaxConcurrentChannels < 0 || KeepAliveTimeout <= TimeSpan.Zero)

@@ -18,6 +18,9 @@ public enum HandshakeFailureReason
     /// <summary>Version 1: the peer's settings were refused.</summary>
     SettingsRejected,
 
+    /// <summary>A client: the server did not answer the handshake request as TcpChan within <see cref="ConnectionOptions.HandshakeReplyTimeout"/> (it said nothing, or not a whole reply).</summary>
+    NoReply,
+
     /// <summary>The handshake did not complete within <see cref="ConnectionOptions.HandshakeTimeout"/>.</summary>
     TimedOut,
 

@@ -136,6 +136,10 @@ internal sealed class InputPump
     {
         while (true)
         {
+            // What the last pass woke is taken before the next receive starts: that receive may
+            // complete on another thread at any moment, and its pass fills a new batch.
+            var woken = TakeWakes();
+
             // (An async method: a failure comes in the ValueTask, never thrown here.)
             var receive = ReceiveAsync();
             if (!receive.IsCompleted)
@@ -143,21 +147,24 @@ internal sealed class InputPump
                 // The next input resumes the pump on another thread; only then may this one run
                 // user code, which may take as long as it likes.
                 _receive = receive;
-                var woken = TakeWakes();
                 receive.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onReceived);
                 RunWakes(woken);
                 return;
             }
 
+            // More input was there at once (and is processed): the woken should not wait for it.
+            if (woken.IsEmpty)
+            {
+                Recycle(woken);
+            }
+            else
+            {
+                woken.RunOnThreadPool();
+            }
+
             if (!Finish(receive))
             {
                 return;
-            }
-
-            if (!_wakes.IsEmpty)
-            {
-                // More input is already there: its readers should not wait for it.
-                TakeWakes().RunOnThreadPool();
             }
         }
     }
@@ -276,8 +283,10 @@ internal sealed class InputPump
             _core.Output.Kick();
         }
 
-        Interlocked.CompareExchange(ref _spareWakes, woken, null);
+        Recycle(woken);
     }
+
+    private void Recycle(WakeBatch woken) => Interlocked.CompareExchange(ref _spareWakes, woken, null);
 
     private void End(Exception? error)
     {

@@ -3,8 +3,8 @@ namespace TcpChan.Bench.EndToEnd;
 /// <summary>Runs one (peer, workload) pair with the peers' conventions and returns its RESULT.</summary>
 public static class BenchRunner
 {
-    /// <summary>The rows this program can run, TcpChan's first.</summary>
-    public static readonly IReadOnlyList<string> Peers = ["tcpchan", "tcpchan-sockets", "tcpchan-tasks", "tcpchan-pipelines", "dotnet-tcp"];
+    /// <summary>The rows this program can run, TcpChan's first, then the peers it runs itself (Nerdbank.Streams, raw TCP).</summary>
+    public static readonly IReadOnlyList<string> Peers = ["tcpchan", "tcpchan-sockets", "tcpchan-tasks", "tcpchan-pipelines", "nerdbank", "dotnet-tcp"];
 
     /// <summary>The workloads of /work/shared/peers/README.md.</summary>
     public static readonly IReadOnlyList<string> Workloads = ["bulk", "rpc", "open", "fanin"];
@@ -68,6 +68,7 @@ public static class BenchRunner
                 {
                     "tcpchan" => new TcpChanSessionHost(useSocketsAdapter: true, streams),
                     "tcpchan-tasks" => new TcpChanSessionHost(useSocketsAdapter: false, streams),
+                    "nerdbank" => new NerdbankHost(),
                     _ => new DotnetTcpHost(),
                 };
                 await using (host.ConfigureAwait(false))

@@ -25,14 +25,7 @@ internal static class PipelinesPeer
     {
         var o = context.Options;
         var ct = context.Cancellation;
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var accept = listener.AcceptAsync(ct).AsTask();
-        var clientSocket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await clientSocket.ConnectAsync(listener.LocalEndPoint!, ct).ConfigureAwait(false);
-        var serverSocket = await accept.ConfigureAwait(false);
-        serverSocket.NoDelay = true;
+        var (clientSocket, serverSocket) = await LoopbackSockets.ConnectAsync(ct).ConfigureAwait(false);
         var serverOptions = BenchTuning.Session(o.FaninStreams);
         var serverTask = TcpChanSession.AcceptAsync(DuplexPipeTransport.Create(new NetworkStream(serverSocket, ownsSocket: true)), serverOptions, ct);
         await using var client = await TcpChanSession.ConnectAsync(DuplexPipeTransport.Create(new NetworkStream(clientSocket, ownsSocket: true)), BenchTuning.Session(), ct).ConfigureAwait(false);

@@ -18,7 +18,6 @@ internal sealed class TcpChanSessionHost : IStreamHost
     private readonly bool _useSocketsAdapter;
     private readonly int _expectedStreams;
     private TcpChanListener? _listener;
-    private Socket? _rawListener;
     private TcpChanSession? _client;
     private TcpChanSession? _server;
 
@@ -41,14 +40,7 @@ internal sealed class TcpChanSessionHost : IStreamHost
         }
         else
         {
-            _rawListener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            _rawListener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            _rawListener.Listen();
-            var accept = _rawListener.AcceptAsync(cancellationToken).AsTask();
-            var clientSocket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            await clientSocket.ConnectAsync(_rawListener.LocalEndPoint!, cancellationToken).ConfigureAwait(false);
-            var serverSocket = await accept.ConfigureAwait(false);
-            serverSocket.NoDelay = true;
+            var (clientSocket, serverSocket) = await LoopbackSockets.ConnectAsync(cancellationToken).ConfigureAwait(false);
             var serverSession = TcpChanSession.AcceptAsync(new StreamTransport(new NetworkStream(serverSocket, ownsSocket: true)), serverOptions, cancellationToken);
             _client = await TcpChanSession.ConnectAsync(new StreamTransport(new NetworkStream(clientSocket, ownsSocket: true)), BenchTuning.Session(), cancellationToken).ConfigureAwait(false);
             _server = await serverSession.ConfigureAwait(false);
@@ -90,7 +82,5 @@ internal sealed class TcpChanSessionHost : IStreamHost
         {
             await _listener.DisposeAsync().ConfigureAwait(false);
         }
-
-        _rawListener?.Dispose();
     }
 }

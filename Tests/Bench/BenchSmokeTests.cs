@@ -6,15 +6,16 @@ using Xunit;
 namespace TcpChan.Tests.Bench;
 
 /// <summary>
-/// The benchmark program's quick mode, in process: every TcpChan row on every workload with
-/// tiny sizes must finish and report ok. No timing is asserted.
+/// The benchmark program's quick mode, in process: every TcpChan row and the nerdbank row
+/// (Nerdbank.Streams) on every workload with tiny sizes must finish and report ok. No timing
+/// is asserted.
 /// </summary>
 public class BenchSmokeTests
 {
     public static TheoryData<string, string> Runs()
     {
         var runs = new TheoryData<string, string>();
-        foreach (var peer in BenchRunner.Peers.Where(p => p.StartsWith("tcpchan", StringComparison.Ordinal)))
+        foreach (var peer in BenchRunner.Peers.Where(p => p.StartsWith("tcpchan", StringComparison.Ordinal) || p == "nerdbank"))
         {
             foreach (var workload in BenchRunner.Workloads)
             {
