@@ -293,13 +293,16 @@ internal sealed class TunnelClient
         catch (TcpChanSessionException ex)
         {
             // A connection that ends during the handshake is reported as a failed handshake by
-            // the session (in these words: it has no typed form yet); here it most often means
-            // TLS on one side only, so say so.
+            // the session (HandshakeFailure ConnectionClosed); here it most often means TLS on one
+            // side only. Silence or bytes that are not TcpChan can be a TLS server too; a TcpChan
+            // server that answered with another magic or version cannot.
             bool closed = ex.Reason == SessionEndReason.ConnectionLost
                 || ex.HandshakeFailure == HandshakeFailureReason.ConnectionClosed;
+            string hint = ex.HandshakeFailure is HandshakeFailureReason.MagicMismatch or HandshakeFailureReason.VersionMismatch
+                or HandshakeFailureReason.SettingsRejected ? string.Empty : tlsHint;
             throw new CliException(ExitCodes.HandshakeFailed, closed
-                ? $"the server {server} closed the connection during the handshake{tlsHint}"
-                : $"{server} is not a tcpchan server: {ex.Message}{tlsHint}", ex);
+                ? $"the server {server} closed the connection during the handshake{hint}"
+                : $"{server} is not a tcpchan server: {ex.Message}{hint}", ex);
         }
 
         try
