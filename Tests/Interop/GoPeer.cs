@@ -103,6 +103,28 @@ internal sealed class GoPeer : IDisposable
         throw new InvalidOperationException($"{CommandLine} ended without a READY line.\n{Describe()}");
     }
 
+    /// <summary>Waits for the next stdout line that starts with <paramref name="prefix"/> (READY excepted, which <see cref="WaitForReadyAsync"/> takes).</summary>
+    public async Task<string> WaitForLineAsync(string prefix, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await foreach (string line in _incoming.Reader.ReadAllAsync(cts.Token))
+            {
+                if (line.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    return line;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"No line starting \"{prefix}\" from {CommandLine} within {timeout}.\n{Describe()}");
+        }
+
+        throw new InvalidOperationException($"{CommandLine} ended without a line starting \"{prefix}\".\n{Describe()}");
+    }
+
     /// <summary>Waits for the process to exit (killing it past <paramref name="timeout"/>) and returns its RESULT.</summary>
     public async Task<GoResult> WaitForResultAsync(TimeSpan timeout)
     {

@@ -436,6 +436,7 @@ func serveStreams(session *yamux.Session, want int, closeAtEnd bool, serve func(
 	for i := 0; i < want; i++ {
 		stream, err := session.AcceptStream()
 		if err != nil {
+			emit("EVENT", "name=session-closed", "reason="+err.Error())
 			return nil, fmt.Errorf("accepted %d of %d streams: %v", i, want, err)
 		}
 		wg.Add(1)
@@ -452,6 +453,8 @@ func serveStreams(session *yamux.Session, want int, closeAtEnd bool, serve func(
 	}
 	wg.Wait()
 	if firstErr != nil {
+		emit("EVENT", "name=stream-failed", "reason="+firstErr.Error())
+		sessionEnd(session)
 		return nil, firstErr
 	}
 	if closeAtEnd {
