@@ -266,6 +266,26 @@ public sealed class GoYamuxBehaviourTests
         Assert.True(result.Ok, result.ToString());
     }
 
+    [GoYamuxFact]
+    public async Task Go_keepalive_pings_and_an_unanswered_one_closes_the_session_with_no_go_away()
+    {
+        // DefaultConfig pings every 30 s; a shorter interval shows the same in a test's time.
+        // The wait for the answer is ConnectionWriteTimeout, 10 s, as in DefaultConfig.
+        using var go = await GoYamux.StartServerAsync("backlog", "-keepalive", "100ms");
+        using var raw = await RawYamuxPeer.ConnectAsync(go.EndPoint!, Wait);
+
+        var first = Assert.Single(await raw.ReadUntilAsync(f => f.Header.Type == YamuxFrameType.Ping, Wait));
+        Assert.Equal((YamuxFlags.Syn, 0u, 0u), (first.Header.Flags, first.Header.StreamId, first.Header.Opaque));
+        await raw.SendHeaderAsync(YamuxFrameType.Ping, YamuxFlags.Ack, 0, first.Header.Opaque);
+        var second = Assert.Single(await raw.ReadUntilAsync(f => f.Header.Type == YamuxFrameType.Ping, Wait));
+        Assert.Equal(1u, second.Header.Opaque);
+
+        Assert.Empty(await raw.ReadUntilClosedAsync(Wait));
+        var result = await go.WaitForResultAsync(GoYamux.ProcessTimeout);
+        Assert.True(result.Ok, result.ToString());
+        Assert.Contains("keepalive failed: i/o deadline reached", result.Stderr, StringComparison.Ordinal);
+    }
+
     [GoYamuxTheory]
     [InlineData(1u, "yamux protocol error")]
     [InlineData(2u, "remote yamux internal error")]

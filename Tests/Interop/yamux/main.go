@@ -18,6 +18,9 @@
 //
 // Each scenario has an active side, which opens the streams, and a passive side,
 // which accepts them (-active; by default the client is active). See usage below.
+// Every session uses yamux.DefaultConfig(), except: -keepalive sets its
+// KeepAliveInterval, and the opener of the backlog scenario may keep more opens
+// unacknowledged than the acceptor's backlog.
 package main
 
 import (
@@ -89,6 +92,7 @@ var (
 	readDelay  = flag.Duration("read-delay", time.Millisecond, "flood: pause between slow reads")
 	out        = flag.String("out", "", "golden: file to write")
 	timeout    = flag.Duration("timeout", 60*time.Second, "give up (exit 2) after this long")
+	keepalive  = flag.Duration("keepalive", 0, "yamux KeepAliveInterval instead of DefaultConfig's 30s (0: the default)")
 )
 
 var stdout sync.Mutex
@@ -185,6 +189,9 @@ func isActive() bool {
 func connect() *yamux.Session {
 	config := yamux.DefaultConfig()
 	config.LogOutput = os.Stderr
+	if *keepalive > 0 {
+		config.KeepAliveInterval = *keepalive
+	}
 	if *scenario == "backlog" && isActive() {
 		// Only the opener's own limit on unacknowledged opens, so that it can send one
 		// open past the acceptor's backlog; the acceptor keeps the default 256.
@@ -402,17 +409,20 @@ func echo(session *yamux.Session, active bool) ([]string, error) {
 		var totalBytes int64
 		for i, n := range sizes {
 			totalBytes += n
-			stream, err := session.OpenStream()
-			if err != nil {
-				return nil, fmt.Errorf("open stream %d: %v", i, err)
-			}
 			wg.Add(1)
-			go func(i int, stream *yamux.Stream, n int64) {
+			// Each goroutine opens its own stream: yamux takes the id first and queues the
+			// SYN after, so concurrent opens can reach the wire out of id order.
+			go func(i int, n int64) {
 				defer wg.Done()
+				stream, err := session.OpenStream()
+				if err != nil {
+					errs[i] = fmt.Errorf("open stream %d: %v", i, err)
+					return
+				}
 				if err := echoOne(stream, streamKey(i), n); err != nil {
 					errs[i] = fmt.Errorf("stream %d (id %d, %d bytes): %v", i, stream.StreamID(), n, err)
 				}
-			}(i, stream, n)
+			}(i, n)
 		}
 		wg.Wait()
 		for _, err := range errs {
