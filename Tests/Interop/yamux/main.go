@@ -231,15 +231,26 @@ func connect() *yamux.Session {
 	return nil
 }
 
-// sessionEnd waits for the peer to end the session and reports why it ended,
-// as the error yamux hands to a blocked Accept.
+// sessionEnd waits for the peer to end the session and reports why it ended.
 func sessionEnd(session *yamux.Session) {
-	_, err := session.AcceptStream()
-	if err == nil {
+	if _, err := session.AcceptStream(); err == nil {
 		emit("EVENT", "name=unexpected-stream")
 		return
 	}
-	emit("EVENT", "name=session-closed", "reason="+err.Error())
+	emit("EVENT", "name=session-closed", "reason="+closeReason(session))
+}
+
+// closeReason is why a closed session ended, as yamux keeps it: an Accept returns it
+// once the session is closed, except an Accept that took a queued stream and failed to
+// ack it, which returns ErrSessionShutdown; so the queue is emptied first.
+func closeReason(session *yamux.Session) string {
+	<-session.CloseChan()
+	for i := 0; i <= 4*yamux.DefaultConfig().AcceptBacklog; i++ {
+		if _, err := session.AcceptStream(); err != nil && err != yamux.ErrSessionShutdown {
+			return err.Error()
+		}
+	}
+	return yamux.ErrSessionShutdown.Error()
 }
 
 // ---- pattern bytes -------------------------------------------------------
@@ -446,8 +457,9 @@ func serveStreams(session *yamux.Session, want int, closeAtEnd bool, serve func(
 	for i := 0; i < want; i++ {
 		stream, err := session.AcceptStream()
 		if err != nil {
-			emit("EVENT", "name=session-closed", "reason="+err.Error())
-			return nil, fmt.Errorf("accepted %d of %d streams: %v", i, want, err)
+			reason := closeReason(session)
+			emit("EVENT", "name=session-closed", "reason="+reason)
+			return nil, fmt.Errorf("accepted %d of %d streams: %s", i, want, reason)
 		}
 		wg.Add(1)
 		go func(stream *yamux.Stream) {
@@ -716,6 +728,34 @@ func ping(session *yamux.Session, active bool) ([]string, error) {
 
 const keyGoAway = 104
 
+func sendGoAway(session *yamux.Session) error {
+	if err := session.GoAway(); err != nil {
+		return err
+	}
+	emit("EVENT", "name=goaway-sent")
+	return nil
+}
+
+// refusal checks, once, that this side can no longer open a stream: run when the
+// first byte the peer sent after its go-away arrives.
+type refusal struct {
+	once sync.Once
+	err  error
+}
+
+func newRefusal(none string) *refusal { return &refusal{err: errors.New(none)} }
+
+func (r *refusal) check(session *yamux.Session) {
+	r.once.Do(func() {
+		if _, err := session.OpenStream(); err == yamux.ErrRemoteGoAway {
+			r.err = nil
+			emit("EVENT", "name=open-refused-after-goaway")
+		} else {
+			r.err = fmt.Errorf("open after the peer's go-away: %v, not ErrRemoteGoAway", err)
+		}
+	})
+}
+
 func goAway(session *yamux.Session, active bool) ([]string, error) {
 	n := int64(*size)
 	byActive := *goawayBy == "active"
@@ -735,15 +775,13 @@ func goAway(session *yamux.Session, active bool) ([]string, error) {
 		}
 		if byActive {
 			// Every length is on the wire: the go-away lands before any data.
-			if err := session.GoAway(); err != nil {
+			if err := sendGoAway(session); err != nil {
 				return nil, err
 			}
-			emit("EVENT", "name=goaway-sent")
 		}
 		errs := make([]error, len(opened))
 		var wg sync.WaitGroup
-		var refusedOnce sync.Once
-		var refusedErr error = errors.New("no echo arrived")
+		refused := newRefusal("no echo arrived")
 		for i, stream := range opened {
 			wg.Add(1)
 			go func(i int, stream *yamux.Stream) {
@@ -756,15 +794,7 @@ func goAway(session *yamux.Session, active bool) ([]string, error) {
 				}
 				if !byActive {
 					// The peer's go-away came before this echo: opening must fail now.
-					refusedOnce.Do(func() {
-						_, err := session.OpenStream()
-						if err == yamux.ErrRemoteGoAway {
-							refusedErr = nil
-							emit("EVENT", "name=open-refused-after-goaway")
-						} else {
-							refusedErr = fmt.Errorf("open after the peer's go-away: %v, not ErrRemoteGoAway", err)
-						}
-					})
+					refused.check(session)
 				}
 				got, err := readDigest(io.MultiReader(bytes.NewReader(first[:]), stream), n)
 				if err != nil {
@@ -788,8 +818,8 @@ func goAway(session *yamux.Session, active bool) ([]string, error) {
 				return nil, fmt.Errorf("stream %d: %v", i, err)
 			}
 		}
-		if !byActive && refusedErr != nil {
-			return nil, refusedErr
+		if !byActive && refused.err != nil {
+			return nil, refused.err
 		}
 		session.Close()
 		return []string{kv("streams", len(opened)), kv("goaway_by", *goawayBy)}, nil
@@ -809,15 +839,13 @@ func goAway(session *yamux.Session, active bool) ([]string, error) {
 		accepted[i], lengths[i] = stream, int64(binary.BigEndian.Uint64(length[:]))
 	}
 	if !byActive {
-		if err := session.GoAway(); err != nil {
+		if err := sendGoAway(session); err != nil {
 			return nil, err
 		}
-		emit("EVENT", "name=goaway-sent")
 	}
 	errs := make([]error, len(accepted))
 	var wg sync.WaitGroup
-	var refusedOnce sync.Once
-	var refusedErr error = errors.New("no data arrived")
+	refused := newRefusal("no data arrived")
 	for i, stream := range accepted {
 		wg.Add(1)
 		go func(i int, stream *yamux.Stream) {
@@ -829,15 +857,7 @@ func goAway(session *yamux.Session, active bool) ([]string, error) {
 			}
 			if byActive {
 				// The peer sent its go-away before any data: opening must fail now.
-				refusedOnce.Do(func() {
-					_, err := session.OpenStream()
-					if err == yamux.ErrRemoteGoAway {
-						refusedErr = nil
-						emit("EVENT", "name=open-refused-after-goaway")
-					} else {
-						refusedErr = fmt.Errorf("open after the peer's go-away: %v, not ErrRemoteGoAway", err)
-					}
-				})
+				refused.check(session)
 			}
 			if _, err := stream.Write(first[:]); err != nil {
 				errs[i] = err
@@ -856,8 +876,8 @@ func goAway(session *yamux.Session, active bool) ([]string, error) {
 			return nil, fmt.Errorf("stream %d: %v", i, err)
 		}
 	}
-	if byActive && refusedErr != nil {
-		return nil, refusedErr
+	if byActive && refused.err != nil {
+		return nil, refused.err
 	}
 	sessionEnd(session)
 	return []string{kv("streams", len(accepted)), kv("goaway_by", *goawayBy)}, nil
