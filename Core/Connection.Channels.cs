@@ -78,14 +78,15 @@ public abstract partial class Connection
             return;
         }
 
+        // What it had queued is dropped (a close has sent it first; a reset drops it).
+        DropQueued(channel);
+
         if (Version > 0)
         {
             if (channel.IsRemote)
             {
                 _peerOpenCount--;
             }
-
-            channel.Flow.SendQueue?.Clear();
 
             // Whatever the application had not consumed is dropped with the channel.
             DropUnconsumed(channel);
@@ -147,7 +148,8 @@ public abstract partial class Connection
             return long.MaxValue;
         }
 
-        return channel.Flow.HasQueued ? 0 : Math.Max(0, Math.Min(channel.Flow.SendCredit, _session.SendCredit));
+        // Credit not yet spoken for by bytes queued: the channel's, and the session's.
+        return Math.Max(0, Math.Min(channel.Flow.SendCredit - channel.Flow.QueuedBytes, _session.SendCredit - _queuedTotal));
     }
 
     [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
@@ -165,23 +167,51 @@ public abstract partial class Connection
 
         if (Version == 0)
         {
+            // Version 0 keeps the reference's behaviour: everything goes out at once, in call order.
             WritePayloadFrames(channel.ChannelId, data);
             return data.Length;
         }
 
-        int sent = channel.Flow.HasQueued ? 0 : SendWithCredit(channel, data);
-        if (sent < data.Length)
+        // Nobody else waits to send and no frame went straight out since the output was last
+        // taken: the first frame goes straight into the output (one copy). The rest waits in the
+        // channel's queue for its turn (SendScheduler), so other channels' frames interleave.
+        int taken = 0;
+        if (_directChannel is null && !channel.Flow.HasQueued && _scheduler.IsEmpty)
         {
+            taken = SendDirect(channel, data);
+            data = data.Slice(taken);
+        }
+
+        if (data.IsEmpty)
+        {
+            return taken;
+        }
+
+        // Write takes everything, TryWrite what the credit allows (what it takes is spoken for:
+        // it leaves in turn).
+        long room = queue ? data.Length : WritableBytes(channel);
+        int accepted = (int)Math.Min(data.Length, room);
+        if (accepted > 0)
+        {
+            channel.Flow.Queue(data.Slice(0, accepted));
+            _queuedTotal += accepted;
+            Schedule(channel);
+        }
+
+        if (WritableBytes(channel) <= 0)
+        {
+            // Say when more may be written: when credit comes (OnWritable).
             channel.Flow.WantsWritable = true;
-            if (queue)
+            if (_session.SendCredit - _queuedTotal <= 0)
             {
-                channel.Flow.Queue(data.Slice(sent));
-                return data.Length;
+                WaitForSessionCredit(channel);
             }
         }
 
-        return sent;
+        return taken + accepted;
     }
+
+    internal void Reschedule(Channel channel) => _scheduler.Reschedule(channel);
 
     internal void CompleteWrites(Channel channel)
     {

@@ -10,13 +10,16 @@ namespace TcpChan.Core;
 public abstract partial class Connection
 {
     private readonly Queue<Channel> _sessionBlocked = new();
+    private readonly SendScheduler _scheduler = new();
     private SessionFlow _session;
+    private long _queuedTotal;        // bytes in the channels' send queues, all together
+    private Channel? _directChannel;  // the channel whose write went straight out since the output was last taken
 
     /// <summary>Version 1: bytes received and held for the application, all channels together (never above the session budget).</summary>
     public long BufferedBytes => _session.Buffered;
 
-    /// <summary>Version 1: send credit the peer has given for the whole session.</summary>
-    public long SessionSendCredit => _session.SendCredit;
+    /// <summary>Version 1: send credit the peer has given for the whole session and no channel's queued bytes have spoken for yet.</summary>
+    public long SessionSendCredit => Math.Max(0, _session.SendCredit - _queuedTotal);
 
     private long SessionBudget => LocalSettings.InitialSessionWindow;
 
@@ -26,33 +29,115 @@ public abstract partial class Connection
         _session.Open(PeerSettings.InitialSessionWindow, SessionBudget);
     }
 
-    /// <summary>Sends as much as both credits allow, in frames the peer accepts; returns bytes sent.</summary>
+    /// <summary>
+    /// The one frame a write may send straight away (nobody else waits to send): as much of
+    /// <paramref name="data"/> as both credits and one frame allow. Returns the bytes sent.
+    /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
-    private int SendWithCredit(Channel channel, ReadOnlySpan<byte> data)
+    private int SendDirect(Channel channel, ReadOnlySpan<byte> data)
     {
-        ref var flow = ref channel.Flow;
-        int sent = 0;
-        while (sent < data.Length)
+        long allowed = Math.Min(Math.Min(channel.Flow.SendCredit, _session.SendCredit), PeerSettings.MaxFramePayload);
+        int n = (int)Math.Min(allowed, data.Length);
+        if (n <= 0)
         {
-            long allowed = Math.Min(Math.Min(flow.SendCredit, _session.SendCredit), data.Length - sent);
-            if (allowed <= 0)
+            return 0;
+        }
+
+        WritePayloadFrame(channel.ChannelId, data.Slice(0, n));
+        SpendCredit(channel, n);
+        _directChannel = channel;
+        return n;
+    }
+
+    private void SpendCredit(Channel channel, int n)
+    {
+        channel.Flow.SendCredit -= n;
+        _session.SendCredit -= n;
+    }
+
+    /// <summary>Queued data with credit waits for its turn; an event (or the driver's next take) will fill the output with it.</summary>
+    private void Schedule(Channel channel)
+    {
+        if (!channel.Flow.HasQueued || channel.Flow.SendCredit <= 0)
+        {
+            return;
+        }
+
+        _scheduler.Add(channel);
+        if (OutputAsEvents && _session.SendCredit > 0)
+        {
+            OpenTransmit(); // the DataTransmit event the next NextEvent fills
+        }
+    }
+
+    /// <summary>
+    /// Fills <paramref name="transmit"/> with queued data, up to <paramref name="budget"/> bytes:
+    /// by urgency, then in turns, one frame per channel per turn (a full frame for a channel
+    /// alone, a <see cref="ConnectionOptions.SendQuantum"/> while others wait). A channel whose
+    /// queue empties after it completed its writes sends its end of data.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
+    private void Fill(DataTransmit transmit, long budget)
+    {
+        if (_directChannel is { } direct)
+        {
+            // It had its turn when its write went straight out.
+            _directChannel = null;
+            _scheduler.Rotate(direct);
+        }
+
+        budget -= transmit.Length;
+        while (budget > FrameWriter.PayloadHeaderLength && _scheduler.Next is { } channel)
+        {
+            if (_session.SendCredit <= 0)
             {
-                break;
+                return; // every channel waits for the session's credit
             }
 
-            int n = (int)Math.Min(allowed, PeerSettings.MaxFramePayload);
-            WritePayloadFrame(channel.ChannelId, data.Slice(sent, n));
-            flow.SendCredit -= n;
-            _session.SendCredit -= n;
-            sent += n;
-        }
+            ref var flow = ref channel.Flow;
+            long credit = Math.Min(flow.SendCredit, _session.SendCredit);
+            if (credit <= 0)
+            {
+                _scheduler.Remove(channel); // back when its window update comes (FlushChannel)
+                continue;
+            }
 
-        if (sent < data.Length && _session.SendCredit <= 0)
+            int maxFrame = PeerSettings.MaxFramePayload;
+            long frame = _scheduler.IsAlone(channel) ? maxFrame : Math.Min(maxFrame, _options.SendQuantum);
+            int n = (int)Math.Min(Math.Min(flow.QueuedBytes, credit), Math.Min(frame, budget - FrameWriter.PayloadHeaderLength));
+            var queue = flow.SendQueue!;
+            WritePayloadFrame(channel.ChannelId, queue.Peek(n));
+            queue.Dequeue(n);
+            _queuedTotal -= n;
+            SpendCredit(channel, n);
+            budget -= FrameWriter.PayloadHeaderLength + n;
+            if (flow.HasQueued)
+            {
+                _scheduler.Rotate(channel);
+                continue;
+            }
+
+            _scheduler.Remove(channel);
+            if (channel.WritesCompleted)
+            {
+                SendEnd(channel);
+            }
+        }
+    }
+
+    private void DropQueued(Channel channel)
+    {
+        _scheduler.Remove(channel);
+        if (ReferenceEquals(_directChannel, channel))
         {
-            WaitForSessionCredit(channel);
+            _directChannel = null;
         }
 
-        return sent;
+        if (channel.Flow.SendQueue is { } queue)
+        {
+            _queuedTotal -= queue.Length;
+            queue.Clear();
+        }
     }
 
     private void WaitForSessionCredit(Channel channel)
@@ -64,42 +149,47 @@ public abstract partial class Connection
         }
     }
 
-    /// <summary>Sends what a channel has queued, then its end of data, and says when it is writable again.</summary>
+    /// <summary>Version 1: this side's end of data, once, then the channel may complete.</summary>
+    private void SendEnd(Channel channel)
+    {
+        if (!channel.EndSent)
+        {
+            channel.EndSent = true;
+            WriteShortFrame(FrameType.CloseChannel, channel.ChannelId);
+            MaybeComplete(channel);
+        }
+    }
+
+    /// <summary>
+    /// Credit came back or writes were completed: queued data takes its turn again, a channel with
+    /// nothing queued sends its end of data, and a writer held back hears it may go on.
+    /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void FlushChannel(Channel channel)
     {
         ref var flow = ref channel.Flow;
-        var queue = flow.SendQueue;
-        if (queue is { IsEmpty: false })
+        if (flow.HasQueued)
         {
-            queue.Dequeue(SendWithCredit(channel, queue.Peek(int.MaxValue)));
-            if (!queue.IsEmpty)
-            {
-                return;
-            }
+            Schedule(channel);
+        }
+        else if (channel.WritesCompleted)
+        {
+            SendEnd(channel);
         }
 
-        if (channel.WritesCompleted)
-        {
-            if (!channel.EndSent)
-            {
-                channel.EndSent = true;
-                WriteShortFrame(FrameType.CloseChannel, channel.ChannelId);
-                MaybeComplete(channel);
-            }
-
-            return;
-        }
-
-        if (!flow.WantsWritable || flow.SendCredit <= 0)
+        if (channel.WritesCompleted || !flow.WantsWritable)
         {
             return;
         }
 
-        if (_session.SendCredit <= 0)
+        if (WritableBytes(channel) <= 0)
         {
-            // Its own credit is back but the session's is not: wait in line for the session's.
-            WaitForSessionCredit(channel);
+            if (flow.SendCredit - flow.QueuedBytes > 0)
+            {
+                // Its own credit is back but the session's is not: wait in line for the session's.
+                WaitForSessionCredit(channel);
+            }
+
             return;
         }
 
@@ -116,6 +206,11 @@ public abstract partial class Connection
 
     private void FlushSessionBlocked()
     {
+        if (OutputAsEvents && !_scheduler.IsEmpty)
+        {
+            OpenTransmit(); // queued data may go again
+        }
+
         for (int n = _sessionBlocked.Count; n > 0 && _session.SendCredit > 0; n--)
         {
             var channel = _sessionBlocked.Dequeue();

@@ -3,8 +3,9 @@ using TcpChan.Core.Frames;
 
 namespace TcpChan.Core;
 
-// Output: frames go into the DataTransmit that is queued and not yet taken, so that
-// everything produced between two takes leaves in one write.
+// Output: frames go into the DataTransmit not yet taken, so that everything produced between
+// two takes leaves in one write; channels' queued data joins it when it is taken (events: at
+// NextEvent; pulled: at TakeOutput), fairly (Fill, SendScheduler).
 public abstract partial class Connection
 {
     // Disposed transmits wait here for reuse. A driver may hold more than one at once (one being
@@ -39,10 +40,67 @@ public abstract partial class Connection
         return null;
     }
 
-    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
-    private DataTransmit OutputTransmit()
+    /// <summary>
+    /// True (the default) when output is reported as <see cref="DataTransmit"/> events; false
+    /// when the driver takes it with <see cref="TakeOutput"/> when its transport is ready, so
+    /// that channels' data stays queued (and scheduled fairly) until then. Set before
+    /// <see cref="ConnectionEstablished()"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Set after <see cref="ConnectionEstablished()"/>.</exception>
+    public bool OutputAsEvents
     {
-        FramesSent++;
+        get => _outputAsEvents;
+        set
+        {
+            if (State != ConnectionState.Idle)
+            {
+                throw new InvalidOperationException("Choose how output is taken before ConnectionEstablished.");
+            }
+
+            _outputAsEvents = value;
+        }
+    }
+
+    private bool _outputAsEvents = true;
+
+    /// <summary>True when <see cref="TakeOutput"/> has something: frames written, or queued data with credit.</summary>
+    public bool HasOutput => _openTransmit is { Length: > 0 } || HasSendableData;
+
+    /// <summary>Bytes written or queued and not yet taken: the frames in the open output and the channels' queues.</summary>
+    public long PendingOutputBytes => (_openTransmit?.Length ?? 0) + _queuedTotal;
+
+    private bool HasSendableData => !_scheduler.IsEmpty && _session.SendCredit > 0;
+
+    /// <summary>
+    /// With <see cref="OutputAsEvents"/> false: the bytes to write now, about
+    /// <paramref name="maxBytes"/> at most (control frames are never held back, so a transmit
+    /// may hold more of them): the frames written since the last take, then channels' queued
+    /// data, one frame per channel per turn, most urgent first. Null when there is nothing.
+    /// Dispose the transmit once written.
+    /// </summary>
+    /// <exception cref="InvalidOperationException"><see cref="OutputAsEvents"/> is true.</exception>
+    public DataTransmit? TakeOutput(int maxBytes)
+    {
+        if (_outputAsEvents)
+        {
+            throw new InvalidOperationException("This connection reports its output as DataTransmit events (OutputAsEvents).");
+        }
+
+        if (!HasOutput)
+        {
+            return null;
+        }
+
+        var transmit = OpenTransmit();
+        Fill(transmit, maxBytes);
+        _openTransmit = null;
+        return transmit;
+    }
+
+    /// <summary>The transmit frames go into now; with events, queued as an event when opened.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
+    private DataTransmit OpenTransmit()
+    {
         if (_openTransmit is null)
         {
             var transmit = TakeSpareTransmit();
@@ -56,10 +114,20 @@ public abstract partial class Connection
             }
 
             _openTransmit = transmit;
-            Enqueue(transmit);
+            if (_outputAsEvents)
+            {
+                Enqueue(transmit);
+            }
         }
 
         return _openTransmit;
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
+    private DataTransmit OutputTransmit()
+    {
+        FramesSent++;
+        return OpenTransmit();
     }
 
     private protected void WriteShortFrame(FrameType type, uint value)

@@ -90,8 +90,16 @@ public abstract partial class Connection
         var next = _events.Dequeue();
         if (ReferenceEquals(next, _openTransmit))
         {
-            // Taken: later frames go into a new transmit behind the events queued after it.
+            // Taken, with the queued data that may go now; later frames go into a new transmit
+            // behind the events queued after it.
+            Fill(_openTransmit, long.MaxValue);
             _openTransmit = null;
+            if (((DataTransmit)next).Length == 0)
+            {
+                // Opened for data that could not go after all (its credit was spent meanwhile).
+                ((DataTransmit)next).Dispose();
+                return NextEvent();
+            }
         }
 
         return next;
@@ -251,6 +259,12 @@ public abstract partial class Connection
         }
 
         bool tellPeer = State == ConnectionState.Established;
+        if (tellPeer && !_scheduler.IsEmpty)
+        {
+            // What was written and has credit still goes, before the go-away.
+            Fill(OpenTransmit(), long.MaxValue);
+        }
+
         if (tellPeer && Version > 0 && !_goAwaySent)
         {
             SendGoAway(ErrorCode.NoError);

@@ -5,24 +5,27 @@ using TcpChan.Core;
 namespace TcpChan.Internal;
 
 /// <summary>
-/// Core to transport: the frames the core produced wait here (<see cref="Enqueue"/>, under the
-/// gate) until a sender writes them, everything queued at once, small frames of many channels
-/// copied into one write. There is no send task: whoever has output and finds no sender active
-/// becomes the sender (<see cref="Kick"/>) and stays it, on the threads the sends complete on,
-/// until nothing is queued. One sender at a time, so frames leave in the core's order.
+/// Core to transport. Output stays in the core until the transport is ready for it: then a
+/// sender takes a batch (<see cref="Connection.TakeOutput"/>: the frames written since, then the
+/// channels' queued data, most urgent first, one frame per channel per turn) and writes it.
+/// There is no send task: whoever has output and finds no sender active becomes the sender
+/// (<see cref="Kick"/>) and stays it, on the threads the sends complete on, until nothing is
+/// left. One sender at a time, so frames leave in the core's order.
 /// </summary>
 /// <remarks>
 /// Nobody waits for a send: a writer's backpressure is the unsent limit
 /// (<see cref="IsOverLimit"/>, <see cref="WaitForRoom"/>), and the input pump never blocks on
-/// output (both sides writing more than a window cannot deadlock). A continuation that the
-/// input pump runs inline does not send from there either: it leaves the output to a sender on
-/// the thread pool, so woken readers do not queue behind each other's system calls, and their
-/// frames leave together.
+/// output (both sides writing more than a window cannot deadlock). A batch is small
+/// (<see cref="BatchBytes"/>), so a late urgent frame waits behind little. A continuation that
+/// the input pump runs inline does not send from there: it leaves the output to a sender on the
+/// thread pool, so woken readers do not queue behind each other's system calls and their frames
+/// leave together.
 /// </remarks>
 internal sealed class OutputPump : IThreadPoolWorkItem
 {
-    private const int CoalesceLimit = 16 * 1024;       // transmits up to this size are copied into one write
-    private const int CoalesceBufferSize = 256 * 1024;
+    /// <summary>What one transport write takes from the core at most (control frames are never held back).</summary>
+    public const int BatchBytes = 128 * 1024;
+
     private static readonly TimeSpan FlushTimeout = TimeSpan.FromSeconds(5);
 
     private readonly SessionCore _core;
@@ -30,16 +33,13 @@ internal sealed class OutputPump : IThreadPoolWorkItem
     private readonly CancellationTokenSource _abort = new();
     private readonly Action _onSent;
     private readonly List<StreamChannel> _roomWaiters = new(); // under the gate
-    private List<DataTransmit> _queued = new();                // under the gate
-    private List<DataTransmit> _batch = new();                 // the sender's
-    private long _unsent;       // bytes queued or being sent (under the gate)
-    private int _batchBytes;    // the sender's batch, counted once it has left
-    private int _active;        // 1 while a sender runs
-    private int _scheduled;     // 1 while a thread-pool sender is on its way
-    private bool _finishing;    // under the gate: the session ended; close the transport once all is sent
+    private DataTransmit? _sending;  // the batch being written
+    private int _sendingBytes;      // its size, counted as unsent until it has left (under the gate)
+    private int _active;            // 1 while a sender runs
+    private int _scheduled;         // 1 while a thread-pool sender is on its way
+    private bool _finishing;        // under the gate: the session ended; close the transport once all is sent
     private bool _closed;
-    private bool _broken;       // a send failed: nothing more goes
-    private byte[]? _coalesce;
+    private bool _broken;           // a send failed: nothing more goes
     private ValueTask _send;
 
     public OutputPump(SessionCore core, ITcpChanTransport transport)
@@ -49,21 +49,8 @@ internal sealed class OutputPump : IThreadPoolWorkItem
         _onSent = OnSent;
     }
 
-    /// <summary>True when more than the limit is queued but not yet sent, so writers should wait. Under the gate.</summary>
-    public bool IsOverLimit => _unsent > _core.Options.MaxUnsentBytes && !_finishing;
-
-    /// <summary>The core's output (under the gate).</summary>
-    public void Enqueue(DataTransmit transmit)
-    {
-        if (_broken)
-        {
-            transmit.Dispose();
-            return;
-        }
-
-        _queued.Add(transmit);
-        _unsent += transmit.Payload.Length;
-    }
+    /// <summary>True when more than the limit is written but not yet sent, so writers should wait. Under the gate.</summary>
+    public bool IsOverLimit => !_finishing && _core.Connection.PendingOutputBytes + _sendingBytes > _core.Options.MaxUnsentBytes;
 
     /// <summary>A writer waits for the unsent bytes to drop to the limit: its channel's writable signal is set then (under the gate).</summary>
     public void WaitForRoom(StreamChannel channel) => _roomWaiters.Add(channel);
@@ -80,7 +67,7 @@ internal sealed class OutputPump : IThreadPoolWorkItem
     }
 
     /// <summary>
-    /// Sends what is queued if no sender is active (outside the gate; never waits). On a thread
+    /// Sends what the core has if no sender is active (outside the gate; never waits). On a thread
     /// running the input pump's wake-ups, a thread-pool sender does it instead.
     /// </summary>
     public void Kick()
@@ -110,30 +97,35 @@ internal sealed class OutputPump : IThreadPoolWorkItem
         }
     }
 
-    /// <summary>The sender: batch after batch until nothing is queued; lets go under the gate, where output is queued, so nothing is missed.</summary>
+    /// <summary>The sender: batch after batch until the core has nothing; lets go under the gate, where output is made, so nothing is missed.</summary>
     private void SendLoop()
     {
         while (true)
         {
-            bool done = false;
+            DataTransmit? batch;
             bool close = false;
             lock (_core.Gate)
             {
                 Sent();
-                (_queued, _batch) = (_batch, _queued);
-                if (_batch.Count == 0 || _broken)
+                batch = _broken ? null : _core.Connection.TakeOutput(BatchBytes);
+                if (batch is null)
                 {
-                    // (Broken: what was queued can never leave.) Let go here, under the gate:
-                    // from the next line on another sender may already run.
-                    DisposeBatch();
+                    // Let go here, under the gate: from the next line on another sender may run.
                     close = _finishing && !_closed;
                     _closed |= close;
-                    done = true;
                     Volatile.Write(ref _active, 0);
+                }
+                else
+                {
+                    _sending = batch;
+                    _sendingBytes = batch.Payload.Length;
+
+                    // Taking output may have completed channels (their end of data went).
+                    _core.TakeEvents();
                 }
             }
 
-            if (done)
+            if (batch is null)
             {
                 if (close)
                 {
@@ -143,8 +135,7 @@ internal sealed class OutputPump : IThreadPoolWorkItem
                 return;
             }
 
-            // (An async method: a failure comes in the ValueTask, never thrown here.)
-            var send = SendBatchAsync();
+            var send = _transport.SendAsync(batch.Payload, _abort.Token);
             if (!send.IsCompleted)
             {
                 _send = send;
@@ -172,6 +163,7 @@ internal sealed class OutputPump : IThreadPoolWorkItem
         try
         {
             send.GetAwaiter().GetResult();
+            TcpChanMetrics.BytesSent.Add(_sendingBytes);
             return true;
         }
         catch (Exception ex)
@@ -181,77 +173,21 @@ internal sealed class OutputPump : IThreadPoolWorkItem
         }
     }
 
-    /// <summary>
-    /// Writes the batch: one transmit as it is; several (many channels' frames, each taken after
-    /// its own call into the core) copied into one buffer, except large ones, which go as they are.
-    /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask SendBatchAsync()
-    {
-        var token = _abort.Token;
-        int total = 0;
-        int pending = 0;
-        foreach (var transmit in _batch)
-        {
-            var payload = transmit.Payload;
-            total += payload.Length;
-            if (_batch.Count == 1 || payload.Length > CoalesceLimit)
-            {
-                if (pending > 0)
-                {
-                    await _transport.SendAsync(_coalesce.AsMemory(0, pending), token).ConfigureAwait(false);
-                    pending = 0;
-                }
-
-                await _transport.SendAsync(payload, token).ConfigureAwait(false);
-                continue;
-            }
-
-            if (pending + payload.Length > CoalesceBufferSize)
-            {
-                await _transport.SendAsync(_coalesce.AsMemory(0, pending), token).ConfigureAwait(false);
-                pending = 0;
-            }
-
-            _coalesce ??= new byte[CoalesceBufferSize];
-            payload.Span.CopyTo(_coalesce.AsSpan(pending));
-            pending += payload.Length;
-        }
-
-        if (pending > 0)
-        {
-            await _transport.SendAsync(_coalesce.AsMemory(0, pending), token).ConfigureAwait(false);
-        }
-
-        _batchBytes = total;
-        TcpChanMetrics.BytesSent.Add(total);
-    }
-
     /// <summary>The batch that left (under the gate): its bytes no longer count, writers waiting for room may go on.</summary>
     private void Sent()
     {
-        if (_batchBytes == 0)
+        if (_sending is not { } sent)
         {
             return;
         }
 
-        DisposeBatch();
-        _unsent -= _batchBytes;
-        _batchBytes = 0;
-        if (_unsent <= _core.Options.MaxUnsentBytes)
+        _sending = null;
+        _sendingBytes = 0;
+        sent.Dispose();
+        if (!IsOverLimit)
         {
             WakeRoomWaiters();
         }
-    }
-
-    private void DisposeBatch()
-    {
-        foreach (var transmit in _batch)
-        {
-            transmit.Dispose();
-        }
-
-        _batch.Clear();
     }
 
     private void WakeRoomWaiters()
@@ -270,8 +206,6 @@ internal sealed class OutputPump : IThreadPoolWorkItem
         lock (_core.Gate)
         {
             _broken = true;
-            _batchBytes = 0;
-            DisposeBatch();
         }
 
         _core.TransportLost(error);

@@ -10,9 +10,9 @@ namespace TcpChan.Internal;
 /// </summary>
 /// <remarks>
 /// The threading rule: every call into the core holds <see cref="Gate"/>, and whoever calls
-/// takes the core's events right after (<see cref="TakeEvents"/>, still under the gate):
-/// output goes to the output pump, the rest to the <see cref="ISessionHandler"/> (a session or
-/// a protocol). Nothing waits while holding the gate: no I/O, no user continuation (wake-ups
+/// takes the core's events right after (<see cref="TakeEvents"/>, still under the gate) for the
+/// <see cref="ISessionHandler"/> (a session or a protocol), then lets the output pump know
+/// (<see cref="OutputPump.Kick"/>, after the gate). Nothing waits while holding the gate: no I/O, no user continuation (wake-ups
 /// run after it is released). The session ends in one place, <see cref="Terminate"/>.
 /// </remarks>
 internal sealed class SessionCore
@@ -30,6 +30,9 @@ internal sealed class SessionCore
     public SessionCore(Connection connection, ITcpChanTransport transport, TcpChanSessionOptions options, ISessionHandler handler)
     {
         Connection = connection;
+
+        // Output stays in the core until the output pump takes it, so channels' data leaves fairly.
+        connection.OutputAsEvents = false;
         Options = options;
         _handler = handler;
         Input = new InputPump(this, transport ?? throw new ArgumentNullException(nameof(transport)));
@@ -81,19 +84,14 @@ internal sealed class SessionCore
         Error?.Rethrow() ?? new TcpChanSessionException(SessionEndReason.Closed, "The session was closed.");
 
     /// <summary>
-    /// Takes the core's events after a call into it (under <see cref="Gate"/>): output to the
-    /// output pump, the rest to the handler; a terminal event ends the session.
+    /// Takes the core's events after a call into it (under <see cref="Gate"/>) and hands them to
+    /// the handler (output is not among them: the output pump takes it); a terminal event ends
+    /// the session.
     /// </summary>
     public void TakeEvents()
     {
         while (Connection.NextEvent() is { } e)
         {
-            if (e is DataTransmit transmit)
-            {
-                Output.Enqueue(transmit);
-                continue;
-            }
-
             Log(e);
             try
             {

@@ -69,7 +69,31 @@ public abstract class Channel
     /// <summary>Version 1: the peer ended its data (half-closed); nothing more will arrive.</summary>
     public bool IsEndOfData => EndReceived;
 
-    /// <summary>Version 1: bytes <see cref="TryWrite"/> would send now. Version 0: unlimited.</summary>
+    /// <summary>
+    /// How urgent this channel's data is when several channels have data to send: 0 (most
+    /// urgent) to 7, default 3, as the urgencies of RFC 9218. The more urgent channel's frames go
+    /// first; channels of equal urgency take turns, one frame each. Local to this side (it is not
+    /// sent to the peer); a change takes effect at the channel's next frame.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not 0 to 7.</exception>
+    public int Urgency
+    {
+        get => _urgency;
+        set
+        {
+            if ((uint)value >= SendScheduler.Levels)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "An urgency is 0 (most urgent) to 7.");
+            }
+
+            _urgency = value;
+            _connection?.Reschedule(this);
+        }
+    }
+
+    private int _urgency = SendScheduler.DefaultUrgency;
+
+    /// <summary>Version 1: bytes <see cref="TryWrite"/> would take now: credit not yet spoken for by queued bytes. Version 0: unlimited.</summary>
     public long WritableBytes => _connection?.WritableBytes(this) ?? 0;
 
     /// <summary>Version 1: bytes written but still queued for want of credit.</summary>
@@ -85,10 +109,10 @@ public abstract class Channel
     public void Write(ReadOnlySpan<byte> data) => RequireConnection().WriteChannel(this, data, queue: true);
 
     /// <summary>
-    /// Version 1: sends as much of <paramref name="data"/> as there is credit for, queues
-    /// nothing, and returns how many bytes were taken. When it returns less than asked,
-    /// <see cref="OnWritable"/> says when to try again.
-    /// Version 0 takes everything.
+    /// Version 1: takes as much of <paramref name="data"/> as there is credit for, and returns
+    /// how many bytes were taken; they leave as the connection's output is taken, in turn with
+    /// other channels'. Never queues beyond the credit: when it returns less than asked,
+    /// <see cref="OnWritable"/> says when to try again. Version 0 takes everything.
     /// </summary>
     public int TryWrite(ReadOnlySpan<byte> data) => RequireConnection().WriteChannel(this, data, queue: false);
 

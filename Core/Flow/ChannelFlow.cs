@@ -24,6 +24,15 @@ internal struct ChannelFlow
     /// <summary>Listed in the session's queue of channels waiting for session credit.</summary>
     public bool SessionBlocked;
 
+    /// <summary>Waiting in the <see cref="SendScheduler"/> (queued data and credit), at urgency <see cref="SchedLevel"/>, linked in its ring.</summary>
+    public bool Scheduled;
+
+    public byte SchedLevel;
+
+    public Channel? SchedNext;
+
+    public Channel? SchedPrev;
+
     /// <summary>The window this side grants: what the peer may have in flight or unconsumed.</summary>
     public long ReceiveWindow;
 
