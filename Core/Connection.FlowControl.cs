@@ -103,8 +103,13 @@ public abstract partial class Connection
             }
 
             int maxFrame = PeerSettings.MaxFramePayload;
-            long frame = _scheduler.IsAlone(channel) ? maxFrame : Math.Min(maxFrame, _options.SendQuantum);
-            int n = (int)Math.Min(Math.Min(flow.QueuedBytes, credit), Math.Min(frame, budget - FrameWriter.PayloadHeaderLength));
+            long turn = Math.Min(Math.Min(flow.QueuedBytes, credit), _scheduler.IsAlone(channel) ? maxFrame : Math.Min(maxFrame, _options.SendQuantum));
+            if (turn > budget - FrameWriter.PayloadHeaderLength && transmit.Length > 0)
+            {
+                return; // a whole turn next time rather than part of one now (turns stay equal)
+            }
+
+            int n = (int)Math.Min(turn, budget - FrameWriter.PayloadHeaderLength);
             var queue = flow.SendQueue!;
             WritePayloadFrame(channel.ChannelId, queue.Peek(n));
             queue.Dequeue(n);
