@@ -9,7 +9,7 @@ public static class TcpChanPipeExtensions
     /// </summary>
     public static ChannelPipe AsDuplexPipe(this TcpChanStream stream) => new(stream ?? throw new ArgumentNullException(nameof(stream)));
 
-    /// <summary>Opens a channel as a pipe (see <see cref="TcpChanSession.OpenChannelAsync"/>).</summary>
+    /// <summary>Opens a channel as a pipe (see <see cref="TcpChanSession.OpenChannelAsync(string?, CancellationToken)"/>).</summary>
     public static async Task<ChannelPipe> OpenPipeAsync(this TcpChanSession session, string? label = null, CancellationToken cancellationToken = default) =>
         (await session.OpenChannelAsync(label, cancellationToken).ConfigureAwait(false)).AsDuplexPipe();
 

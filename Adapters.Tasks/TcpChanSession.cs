@@ -5,7 +5,7 @@ namespace TcpChan;
 
 /// <summary>
 /// A TcpChan connection for code that awaits: connect or accept one over a transport, then
-/// <see cref="OpenChannelAsync"/> and <see cref="AcceptChannelAsync"/> channels, each a
+/// <see cref="OpenChannelAsync(string?, CancellationToken)"/> and <see cref="AcceptChannelAsync"/> channels, each a
 /// <see cref="TcpChanStream"/>. When the session ends, for any reason, every pending read,
 /// write, open, accept and ping completes with a <see cref="TcpChanSessionException"/> that
 /// says why; nothing hangs.
@@ -91,8 +91,22 @@ public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler
     /// (too many channels, or it is going away), its operations throw a
     /// <see cref="TcpChanChannelException"/> whose <see cref="TcpChanChannelException.IsRetryable"/> is true.
     /// </summary>
-    public Task<TcpChanStream> OpenChannelAsync(string? label = null, CancellationToken cancellationToken = default)
+    public Task<TcpChanStream> OpenChannelAsync(string? label = null, CancellationToken cancellationToken = default) =>
+        OpenChannelAsync(label, SendUrgency.Default, cancellationToken);
+
+    /// <summary>
+    /// Opens a channel whose data is sent with <paramref name="urgency"/> (0, most urgent, to 7;
+    /// <see cref="TcpChanStream.Urgency"/>): when several channels have data to send, the more
+    /// urgent go first, and equal ones take turns. The rest as <see cref="OpenChannelAsync(string?, CancellationToken)"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="urgency"/> is not 0 to 7.</exception>
+    public Task<TcpChanStream> OpenChannelAsync(string? label, int urgency, CancellationToken cancellationToken = default)
     {
+        if ((uint)urgency > SendUrgency.Least)
+        {
+            throw new ArgumentOutOfRangeException(nameof(urgency), urgency, "An urgency is 0 (most urgent) to 7.");
+        }
+
         if (cancellationToken.IsCancellationRequested)
         {
             return Task.FromCanceled<TcpChanStream>(cancellationToken);
@@ -113,6 +127,7 @@ public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler
             }
 
             channel = (StreamChannel)Core.Connection.CreateChannel(label);
+            channel.Urgency = urgency;
             Core.TakeEvents();
         }
 

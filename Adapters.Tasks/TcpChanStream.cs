@@ -34,6 +34,32 @@ public sealed class TcpChanStream : Stream
     /// <summary>True when the peer opened this channel.</summary>
     public bool IsRemote => _channel.IsRemote;
 
+    /// <summary>
+    /// How urgent this channel's data is when several channels have data to send: 0 (most
+    /// urgent) to 7, default 3 (<see cref="SendUrgency"/>). More urgent channels' frames go
+    /// first; equal ones take turns, one frame each. Local to this side; a change takes effect
+    /// at the channel's next frame.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not 0 to 7.</exception>
+    public int Urgency
+    {
+        get
+        {
+            lock (Core.Gate)
+            {
+                return _channel.Urgency;
+            }
+        }
+
+        set
+        {
+            lock (Core.Gate)
+            {
+                _channel.Urgency = value;
+            }
+        }
+    }
+
     /// <summary>Why the channel closed, or null while it is open.</summary>
     public ChannelCloseReason? CloseReason => _channel.CloseReason;
 

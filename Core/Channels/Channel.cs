@@ -71,7 +71,7 @@ public abstract class Channel
 
     /// <summary>
     /// How urgent this channel's data is when several channels have data to send: 0 (most
-    /// urgent) to 7, default 3, as the urgencies of RFC 9218. The more urgent channel's frames go
+    /// urgent) to 7, default 3 (<see cref="SendUrgency"/>), as the urgencies of RFC 9218. The more urgent channel's frames go
     /// first; channels of equal urgency take turns, one frame each. Local to this side (it is not
     /// sent to the peer); a change takes effect at the channel's next frame.
     /// </summary>
@@ -91,7 +91,7 @@ public abstract class Channel
         }
     }
 
-    private int _urgency = SendScheduler.DefaultUrgency;
+    private int _urgency = SendUrgency.Default;
 
     /// <summary>Version 1: bytes <see cref="TryWrite"/> would take now: credit not yet spoken for by queued bytes. Version 0: unlimited.</summary>
     public long WritableBytes => _connection?.WritableBytes(this) ?? 0;

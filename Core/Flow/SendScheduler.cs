@@ -14,10 +14,8 @@ namespace TcpChan.Core.Flow;
 /// </remarks>
 internal sealed class SendScheduler
 {
-    /// <summary>Urgencies 0 (most urgent) to 7, as in RFC 9218; channels start at <see cref="DefaultUrgency"/>.</summary>
-    public const int Levels = 8;
-
-    public const int DefaultUrgency = 3;
+    /// <summary>Urgencies 0 (most urgent) to 7 (<see cref="SendUrgency"/>).</summary>
+    public const int Levels = SendUrgency.Least + 1;
 
     private readonly Channel?[] _heads = new Channel?[Levels];
     private int _count;
