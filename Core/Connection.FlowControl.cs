@@ -36,7 +36,8 @@ public abstract partial class Connection
     [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private int SendDirect(Channel channel, ReadOnlySpan<byte> data)
     {
-        long allowed = Math.Min(Math.Min(channel.Flow.SendCredit, _session.SendCredit), PeerSettings.MaxFramePayload);
+        // As WritableBytes: credit that other channels' queued bytes have not spoken for.
+        long allowed = Math.Min(WritableBytes(channel), PeerSettings.MaxFramePayload);
         int n = (int)Math.Min(allowed, data.Length);
         if (n <= 0)
         {
@@ -87,7 +88,7 @@ public abstract partial class Connection
         }
 
         budget -= transmit.Length;
-        while (budget > FrameWriter.PayloadHeaderLength && _scheduler.Next is { } channel)
+        while (_scheduler.Next is { } channel)
         {
             if (_session.SendCredit <= 0)
             {
@@ -104,12 +105,14 @@ public abstract partial class Connection
 
             int maxFrame = PeerSettings.MaxFramePayload;
             long turn = Math.Min(Math.Min(flow.QueuedBytes, credit), _scheduler.IsAlone(channel) ? maxFrame : Math.Min(maxFrame, _options.SendQuantum));
-            if (turn > budget - FrameWriter.PayloadHeaderLength && transmit.Length > 0)
+            long room = budget - FrameWriter.PayloadHeaderLength;
+            if (turn > room && transmit.Length > 0)
             {
                 return; // a whole turn next time rather than part of one now (turns stay equal)
             }
 
-            int n = (int)Math.Min(turn, budget - FrameWriter.PayloadHeaderLength);
+            // An empty transmit always gets a frame, however small the budget: every take makes progress.
+            int n = (int)Math.Min(turn, Math.Max(1, room));
             var queue = flow.SendQueue!;
             WritePayloadFrame(channel.ChannelId, queue.Peek(n));
             queue.Dequeue(n);

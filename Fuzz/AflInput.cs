@@ -31,10 +31,10 @@ public static class AflInput
     public static readonly string[] Ops =
     [
         "feed", "time", "create", "write", "trywrite", "complete", "close", "abort", "consume", "consumeall",
-        "ping", "goaway", "closeid", "closeconn", "lost", "establish", "pump", "settle",
+        "ping", "goaway", "closeid", "closeconn", "lost", "establish", "pump", "settle", "urgency",
     ];
 
-    public const int ConfigLength = 41;
+    public const int ConfigLength = 49;
     public const int MaxPairSteps = 100;
     public const int MaxPairClockMs = 50_000;
     public const int MaxWrite = 300_000;
@@ -77,7 +77,7 @@ public static class AflInput
                     Varint(output, label is null ? 0 : (uint)label.Length + 1);
                     output.AddRange(label ?? []);
                     break;
-                case "write" or "trywrite" or "consume" or "closeid":
+                case "write" or "trywrite" or "consume" or "closeid" or "urgency":
                     UInt16(output, step.Ch ?? 0);
                     Int32(output, step.N ?? 0);
                     break;
@@ -135,7 +135,7 @@ public static class AflInput
                     uint length = reader.Varint();
                     step.Label = length == 0 ? null : Encoding.UTF8.GetString(reader.Bytes(length - 1));
                     break;
-                case "write" or "trywrite" or "consume" or "closeid":
+                case "write" or "trywrite" or "consume" or "closeid" or "urgency":
                     step.Ch = reader.UInt16();
                     step.N = reader.Int32();
                     break;
@@ -259,6 +259,8 @@ public static class AflInput
         Int32(output, c.KeepAliveTimeoutMs);
         Int32(output, c.HandshakeTimeoutMs ?? -1);
         Int32(output, c.RandomSeed);
+        Int32(output, c.PullBudget);
+        Int32(output, c.SendQuantum);
     }
 
     private static SideConfig DecodeConfig(ref Reader reader)
@@ -282,6 +284,8 @@ public static class AflInput
             KeepAliveTimeoutMs = reader.Int32(),
             HandshakeTimeoutMs = Duration(reader.Int32()),
             RandomSeed = reader.Int32(),
+            PullBudget = Math.Max(0, reader.Int32() % (1 << 20)),
+            SendQuantum = reader.Int32(),
         };
     }
 

@@ -113,6 +113,12 @@ public sealed class SideConfig
     /// <summary>Seed of ConnectionOptions.Random (version-0 channel ids).</summary>
     public int RandomSeed { get; set; } = 1;
 
+    /// <summary>0: output as DataTransmit events. Otherwise the output is pulled (OutputAsEvents false): TakeOutput with this budget, as a driver whose transport takes that much at a time.</summary>
+    public int PullBudget { get; set; }
+
+    /// <summary>ConnectionOptions.SendQuantum (forced into 1,024 to 65,535; 0: the default).</summary>
+    public int SendQuantum { get; set; }
+
     /// <summary>Makes the options, with the values forced into what Validate accepts.</summary>
     public ConnectionOptions ToOptions()
     {
@@ -131,6 +137,7 @@ public sealed class SideConfig
             KeepAliveTimeout = TimeSpan.FromMilliseconds(Math.Max(1, KeepAliveTimeoutMs)),
             HandshakeTimeout = HandshakeTimeoutMs is { } h ? TimeSpan.FromMilliseconds(h) : null,
             Random = new Random(RandomSeed),
+            SendQuantum = SendQuantum == 0 ? new ConnectionOptions().SendQuantum : Math.Clamp(SendQuantum, Settings.MinMaxFramePayload, Settings.DefaultMaxFramePayload),
         };
     }
 

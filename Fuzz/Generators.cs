@@ -48,6 +48,8 @@ public static class Generators
             Consume = Pick(r, new[] { "auto", "manual", "mixed" }),
             Faults = faults,
             RandomSeed = r.Next(),
+            PullBudget = r.Next(3) switch { 0 => 0, 1 => r.Next(1, 200), _ => r.Next(1, 256 * 1024) },
+            SendQuantum = r.Next(3) switch { 0 => 0, 1 => 1024, _ => r.Next(1024, 65536) },
         };
     }
 
@@ -92,6 +94,7 @@ public static class Generators
                 < 70 => new Step { Op = "goaway", Side = side, Code = (uint)r.Next(3) },
                 < 74 => Step.Time(r.Next(0, 5000)),
                 < 75 => new Step { Op = r.Next(2) == 0 ? "closeconn" : "lost", Side = side },
+                < 78 => new Step { Op = "urgency", Side = side, Ch = r.Next(8), N = r.Next(8) },
                 _ => new Step { Op = "pump" },
             };
             if (step.Op is "write" or "trywrite")
@@ -174,6 +177,7 @@ public static class Generators
             < 70 => new Step { Op = "ping", N = r.Next(3) == 0 ? 0 : r.Next() },
             < 74 => new Step { Op = "goaway", Code = Pick(r, InterestingU32) },
             < 77 => new Step { Op = "closeid", Ch = r.Next(8), N = r.Next(2) == 0 ? 0 : (int)Pick(r, InterestingU32) },
+            < 79 => new Step { Op = "urgency", Ch = r.Next(8), N = r.Next(10) - 1 },
             < 90 => Step.Time(RandomMs(r)),
             < 94 => new Step { Op = "closeconn" },
             < 95 => new Step { Op = "establish" },

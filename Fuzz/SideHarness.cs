@@ -42,6 +42,7 @@ public sealed class SideHarness
         Name = config.Client ? "client" : "server";
         var options = config.ToOptions();
         Conn = config.Client ? new ClientConnection(Factory, options) : new ServerConnection(Factory, options);
+        Conn.OutputAsEvents = config.PullBudget == 0;
         _output = new OutputChecker(this);
     }
 
@@ -258,6 +259,16 @@ public sealed class SideHarness
                     }
 
                     break;
+                case "urgency":
+                    if (channel is null)
+                    {
+                        return;
+                    }
+
+                    // Any channel, open or closed, takes 0 to 7 (only the scheduler reads it); beyond is misuse.
+                    mustWork = step.N is >= 0 and <= 7;
+                    channel.Urgency = step.N ?? 0;
+                    break;
                 case "ping":
                     mustWork = Conn.State == ConnectionState.Established && Conn.Version > 0 && _userPings.Count < 64;
                     ulong opaque = (ulong)(step.N ?? 0);
@@ -343,9 +354,14 @@ public sealed class SideHarness
         _quietAfterLocal = saved;
     }
 
-    /// <summary>Takes every event, checking each.</summary>
+    /// <summary>Takes every event, checking each (pulled output first: it was made before the events).</summary>
     public void Drain()
     {
+        if (!Conn.OutputAsEvents)
+        {
+            TakeOutput();
+        }
+
         int count = 0;
         while (true)
         {
@@ -373,6 +389,51 @@ public sealed class SideHarness
 
             EventCount++;
             Handle(e);
+        }
+
+        if (!Conn.OutputAsEvents)
+        {
+            TakeOutput();
+        }
+    }
+
+    /// <summary>Pulled output: takes it in pieces of about the budget, as a driver whose transport is ready for that much, until none is left.</summary>
+    private void TakeOutput()
+    {
+        for (int takes = 0; Conn.HasOutput; takes++)
+        {
+            if (takes > MaxEventsPerDrain)
+            {
+                Fail("runaway-output", $"HasOutput after {MaxEventsPerDrain} takes.");
+                return;
+            }
+
+            DataTransmit? transmit;
+            try
+            {
+                transmit = Conn.TakeOutput(Config.PullBudget);
+            }
+            catch (Exception ex)
+            {
+                Fail($"escape:TakeOutput:{ex.GetType().Name}", Describe(ex));
+                return;
+            }
+
+            if (transmit is null)
+            {
+                Fail("has-output-but-none", "HasOutput was true but TakeOutput returned nothing.");
+                return;
+            }
+
+            Features.Add($"take:{Math.Min(transmit.Payload.Length / 4096, 16)}");
+            Handle(transmit);
+
+            // Taking output may complete channels (their end of data went): those events too.
+            while (Conn.NextEvent() is { } e)
+            {
+                EventCount++;
+                Handle(e);
+            }
         }
     }
 
