@@ -185,6 +185,42 @@ public class FairSendingTests
         }
     }
 
+    [Fact]
+    public void Every_take_makes_progress_however_small_its_budget()
+    {
+        // Found by the fuzzer: a take with a budget under one frame header wrote nothing and
+        // left HasOutput true, so a driver taking 5 bytes at a time spun for ever.
+        var link = new PulledLink();
+        var channel = link.Client.CreateChannel();
+        link.Settle();
+        channel.Write(new byte[3000]);
+        long taken = 0;
+        for (int takes = 0; link.Client.HasOutput; takes++)
+        {
+            Assert.True(takes < 10_000, "no progress");
+            taken += link.TakeFrames(maxBytes: 5).Sum(f => f.Length);
+        }
+
+        Assert.Equal(3000, taken);
+    }
+
+    [Fact]
+    public void TryWrite_never_takes_credit_that_other_channels_queued_bytes_spoke_for()
+    {
+        // Found by the fuzzer: the first frame of a write went straight out with session credit
+        // that bytes queued on another channel (waiting for its own credit) had spoken for.
+        var link = new PulledLink(new ConnectionOptions { InitialChannelWindow = 1000, SessionReceiveBudget = 3000, AutoTuneWindows = false });
+        var a = link.Client.CreateChannel();
+        var b = link.Client.CreateChannel();
+        link.Settle();
+        a.Write(new byte[2500]);     // 1000 go (its window), 1500 wait for its credit
+        Assert.Equal(1000, link.TakeFrames(maxBytes: int.MaxValue).Sum(f => f.Length));
+        Assert.Equal(500, b.WritableBytes); // 2000 of session credit left, 1500 spoken for
+        Assert.Equal(500, b.TryWrite(new byte[2000])); // its first frame goes straight out: 500, not 1000
+        Assert.Equal(0, b.WritableBytes);
+        Assert.Equal(0, link.Client.SessionSendCredit);
+    }
+
     private static string Describe(List<Frame> frames) => string.Join(" ", frames.Take(12).Select(f => $"{f.Channel}:{f.Length}"));
 
     private readonly record struct Frame(FrameType Type, uint Channel, int Length, byte[] Payload);
@@ -198,13 +234,13 @@ public class FairSendingTests
     {
         private readonly List<byte[]> _toServer = new();
 
-        public PulledLink()
+        public PulledLink(ConnectionOptions? server = null)
         {
             Client = new ClientConnection(() => new TestChannel());
             Client.OutputAsEvents = false;
             Server = new ServerConnection(
                 () => new TestChannel(),
-                new ConnectionOptions { InitialChannelWindow = 16 << 20, MaxChannelWindow = 16 << 20, SessionReceiveBudget = 1 << 30 });
+                server ?? new ConnectionOptions { InitialChannelWindow = 16 << 20, MaxChannelWindow = 16 << 20, SessionReceiveBudget = 1 << 30 });
             Server.ConnectionEstablished();
             Client.ConnectionEstablished();
             Settle();
