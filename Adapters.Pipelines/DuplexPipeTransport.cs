@@ -72,6 +72,24 @@ public sealed class DuplexPipeTransport : ITcpChanTransport, ISequenceTransport
     }
 
     /// <inheritdoc />
+    /// <remarks>Every buffer copied into the pipe, then one flush.</remarks>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask SendAsync(IReadOnlyList<ReadOnlyMemory<byte>> buffers, CancellationToken cancellationToken)
+    {
+        var output = _pipe.Output;
+        for (int i = 0; i < buffers.Count; i++)
+        {
+            output.Write(buffers[i].Span);
+        }
+
+        var flush = await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+        if (flush.IsCompleted)
+        {
+            throw new IOException("The transport's reader is gone.");
+        }
+    }
+
+    /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
         await _pipe.Output.CompleteAsync().ConfigureAwait(false);

@@ -6,6 +6,7 @@ namespace TcpChan;
 public sealed class SocketTransport : ITcpChanTransport
 {
     private readonly Socket _socket;
+    private List<ArraySegment<byte>>? _segments; // the gathered send's buffers (one send at a time)
 
     /// <summary>Takes over a connected socket; disposing the transport closes it.</summary>
     public SocketTransport(Socket socket)
@@ -32,6 +33,52 @@ public sealed class SocketTransport : ITcpChanTransport
         {
             int n = await _socket.SendAsync(data, SocketFlags.None, cancellationToken).ConfigureAwait(false);
             data = data.Slice(n);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One gathered send (<c>sendmsg</c>) of array-backed buffers; others are sent one after another.</remarks>
+    public async ValueTask SendAsync(IReadOnlyList<ReadOnlyMemory<byte>> buffers, CancellationToken cancellationToken)
+    {
+        var segments = _segments ??= new List<ArraySegment<byte>>();
+        segments.Clear();
+        long total = 0;
+        for (int i = 0; i < buffers.Count; i++)
+        {
+            if (!System.Runtime.InteropServices.MemoryMarshal.TryGetArray(buffers[i], out var segment))
+            {
+                segments.Clear();
+                for (int j = 0; j < buffers.Count; j++)
+                {
+                    await SendAsync(buffers[j], cancellationToken).ConfigureAwait(false);
+                }
+
+                return;
+            }
+
+            segments.Add(segment);
+            total += segment.Count;
+        }
+
+        // The list overload takes no token: a send stuck when the session gives up is ended by
+        // closing the socket.
+        using var stop = cancellationToken.UnsafeRegister(static socket => ((Socket)socket!).Dispose(), _socket);
+        while (total > 0)
+        {
+            int n = await _socket.SendAsync(segments, SocketFlags.None).ConfigureAwait(false);
+            total -= n;
+            while (n > 0 && segments.Count > 0)
+            {
+                var first = segments[0];
+                if (n < first.Count)
+                {
+                    segments[0] = first.Slice(n);
+                    break;
+                }
+
+                n -= first.Count;
+                segments.RemoveAt(0);
+            }
         }
     }
 

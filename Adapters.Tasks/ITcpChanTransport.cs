@@ -11,4 +11,17 @@ public interface ITcpChanTransport : IAsyncDisposable
 
     /// <summary>Sends all of <paramref name="data"/>.</summary>
     ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sends all of <paramref name="buffers"/>, in order, as one gathered write where the
+    /// transport can do one (a frame's header and a write's bytes, not copied together). The
+    /// default sends them one after another.
+    /// </summary>
+    async ValueTask SendAsync(IReadOnlyList<ReadOnlyMemory<byte>> buffers, CancellationToken cancellationToken)
+    {
+        for (int i = 0; i < buffers.Count; i++)
+        {
+            await SendAsync(buffers[i], cancellationToken).ConfigureAwait(false);
+        }
+    }
 }

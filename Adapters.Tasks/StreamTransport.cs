@@ -25,5 +25,17 @@ public sealed class StreamTransport : ITcpChanTransport
     }
 
     /// <inheritdoc />
+    /// <remarks>Every buffer written, then one flush.</remarks>
+    public async ValueTask SendAsync(IReadOnlyList<ReadOnlyMemory<byte>> buffers, CancellationToken cancellationToken)
+    {
+        for (int i = 0; i < buffers.Count; i++)
+        {
+            await _stream.WriteAsync(buffers[i], cancellationToken).ConfigureAwait(false);
+        }
+
+        await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
     public ValueTask DisposeAsync() => _leaveOpen ? default : _stream.DisposeAsync();
 }

@@ -83,6 +83,9 @@ public sealed class TcpChanStream : Stream
 
     private SessionCore Core => _channel.Session.Core;
 
+    // Writes from this size on send their first frame from the caller's memory (a gathered send), not a copy.
+    private const int ReferenceAtLeast = 16 * 1024;
+
     /// <inheritdoc />
     /// <remarks>
     /// Returns held bytes at once; otherwise waits, and the session copies the next data straight
@@ -104,7 +107,9 @@ public sealed class TcpChanStream : Stream
     /// <remarks>
     /// Completes once the bytes are in the session's output (not when the peer has them); waits
     /// while the peer has no credit for them (backpressure), or while the session has more than
-    /// <see cref="TcpChanSessionOptions.MaxUnsentBytes"/> not yet sent.
+    /// <see cref="TcpChanSessionOptions.MaxUnsentBytes"/> not yet sent. A write of 16 KiB or more
+    /// with no cancellation token may send its bytes from <paramref name="buffer"/> itself, not a
+    /// copy, and then completes once they are written to the transport.
     /// </remarks>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
@@ -113,6 +118,7 @@ public sealed class TcpChanStream : Stream
         {
             cancellationToken.ThrowIfCancellationRequested();
             int n = 0;
+            bool referenced = false;
             AsyncSignal? wait = null;
             lock (Core.Gate)
             {
@@ -127,7 +133,12 @@ public sealed class TcpChanStream : Stream
                 }
                 else
                 {
-                    n = _channel.TryWrite(buffer.Span);
+                    // A large write that cannot be canceled may send its first frame without a
+                    // copy (the output refers to the caller's bytes, and the write returns once
+                    // they are sent); the rest, and any cancelable write, is copied.
+                    int r = buffer.Length >= ReferenceAtLeast && !cancellationToken.CanBeCanceled ? _channel.TryWriteReferenced(buffer, _channel.Sent) : 0;
+                    referenced = r > 0;
+                    n = r + (r < buffer.Length ? _channel.TryWrite(buffer.Span.Slice(r)) : 0);
 
                     // Made under the gate, with the write that found no credit: a window update
                     // handled after it wakes this wait (the signal remembers a wake-up before the wait).
@@ -142,6 +153,14 @@ public sealed class TcpChanStream : Stream
             }
 
             Core.Output.Kick();
+            if (referenced)
+            {
+                // Not before the output let go of the caller's bytes (sent, or dropped with the
+                // session): the caller may reuse its buffer when this returns. Not cancelable:
+                // the bytes are in the output already.
+                await _channel.Sent.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+
             buffer = buffer.Slice(n);
             if (wait is not null)
             {

@@ -155,15 +155,7 @@ public abstract partial class Connection
     [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     internal int WriteChannel(Channel channel, ReadOnlySpan<byte> data, bool queue)
     {
-        if (!ReferenceEquals(GetChannel(channel.ChannelId), channel))
-        {
-            throw new ChannelClosedException(channel.ChannelId, channel.CloseReason ?? ChannelCloseReason.ConnectionClosed, channel.CloseCode);
-        }
-
-        if (channel.WritesCompleted)
-        {
-            throw new InvalidOperationException($"Channel {channel.ChannelId}: writes were completed; nothing more can be written.");
-        }
+        CheckWritable(channel);
 
         if (Version == 0)
         {
@@ -211,7 +203,42 @@ public abstract partial class Connection
         return taken + accepted;
     }
 
+    private void CheckWritable(Channel channel)
+    {
+        if (!ReferenceEquals(GetChannel(channel.ChannelId), channel))
+        {
+            throw new ChannelClosedException(channel.ChannelId, channel.CloseReason ?? ChannelCloseReason.ConnectionClosed, channel.CloseCode);
+        }
+
+        if (channel.WritesCompleted)
+        {
+            throw new InvalidOperationException($"Channel {channel.ChannelId}: writes were completed; nothing more can be written.");
+        }
+    }
+
     internal void Reschedule(Channel channel) => _scheduler.Reschedule(channel);
+
+    internal int WriteReferenced(Channel channel, ReadOnlyMemory<byte> data, IReferencedWrite owner)
+    {
+        CheckWritable(channel);
+        if (_outputAsEvents || Version == 0 || _directChannel is not null || channel.Flow.HasQueued || !_scheduler.IsEmpty)
+        {
+            return 0;
+        }
+
+        int n = (int)Math.Min(Math.Min(WritableBytes(channel), PeerSettings.MaxFramePayload), data.Length);
+        if (n <= 0)
+        {
+            return 0;
+        }
+
+        var transmit = OutputTransmit();
+        transmit.Advance(FrameWriter.WriteChannelPayloadHeader(transmit.GetSpan(FrameWriter.PayloadHeaderLength), Version, channel.ChannelId, n));
+        transmit.AddReference(data.Slice(0, n), owner);
+        SpendCredit(channel, n);
+        _directChannel = channel;
+        return n;
+    }
 
     internal void CompleteWrites(Channel channel)
     {

@@ -32,6 +32,11 @@ internal sealed class StreamChannel : Channel
     /// <summary>The writer's signal, if a writer ever waited.</summary>
     public AsyncSignal? WritableIfWaited => _writable;
 
+    /// <summary>Set when the output no longer refers to the bytes of a write it did not copy (<see cref="Channel.TryWriteReferenced"/>).</summary>
+    public AsyncSignal Sent => _sent ??= new AsyncSignal();
+
+    private AsyncSignal? _sent;
+
     /// <summary>Why writes fail, once the channel ended abnormally (under the gate).</summary>
     public Exception? Failure { get; private set; }
 

@@ -10,7 +10,7 @@ namespace TcpChan.Internal;
 /// or on the setting thread when it asks for that (<see cref="Set(bool)"/>: the input pump's
 /// wake-ups, run once it no longer holds any lock); never under the setter's lock.
 /// </summary>
-internal sealed class AsyncSignal : IValueTaskSource, IWakeable
+internal sealed class AsyncSignal : IValueTaskSource, IWakeable, TcpChan.Core.IReferencedWrite
 {
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
     private CancellationTokenRegistration _registration;
@@ -82,6 +82,9 @@ internal sealed class AsyncSignal : IValueTaskSource, IWakeable
     }
 
     void IWakeable.Wake(object? argument, bool inline) => Set(inline);
+
+    /// <summary>The output no longer refers to a write's bytes (possibly under the session's gate: the waiter wakes on the thread pool).</summary>
+    void TcpChan.Core.IReferencedWrite.Released() => Set();
 
     /// <summary>Wakes the waiter and lets every later wait through; cheaper than <see cref="Fail"/> where the waiter can tell why by itself.</summary>
     public void Complete()

@@ -33,6 +33,7 @@ internal sealed class OutputPump : IThreadPoolWorkItem
     private readonly CancellationTokenSource _abort = new();
     private readonly Action _onSent;
     private readonly List<StreamChannel> _roomWaiters = new(); // under the gate
+    private readonly List<ReadOnlyMemory<byte>> _segments = new(); // a batch that refers to writers' bytes, in pieces
     private DataTransmit? _sending;  // the batch being written
     private int _sendingBytes;      // its size, counted as unsent until it has left (under the gate)
     private int _active;            // 1 while a sender runs
@@ -110,6 +111,11 @@ internal sealed class OutputPump : IThreadPoolWorkItem
                 batch = _broken ? null : _core.Connection.TakeOutput(BatchBytes);
                 if (batch is null)
                 {
+                    if (_broken)
+                    {
+                        DropOutput();
+                    }
+
                     // Let go here, under the gate: from the next line on another sender may run.
                     close = _finishing && !_closed;
                     _closed |= close;
@@ -118,7 +124,7 @@ internal sealed class OutputPump : IThreadPoolWorkItem
                 else
                 {
                     _sending = batch;
-                    _sendingBytes = batch.Payload.Length;
+                    _sendingBytes = batch.ByteCount;
 
                     // Taking output may have completed channels (their end of data went).
                     _core.TakeEvents();
@@ -135,7 +141,19 @@ internal sealed class OutputPump : IThreadPoolWorkItem
                 return;
             }
 
-            var send = _transport.SendAsync(batch.Payload, _abort.Token);
+            ValueTask send;
+            if (batch.HasReferences)
+            {
+                // Frame headers and the writers' own bytes, in one gathered write: no copy.
+                _segments.Clear();
+                batch.GetSegments(_segments);
+                send = _transport.SendAsync(_segments, _abort.Token);
+            }
+            else
+            {
+                send = _transport.SendAsync(batch.Payload, _abort.Token);
+            }
+
             if (!send.IsCompleted)
             {
                 _send = send;
@@ -198,6 +216,15 @@ internal sealed class OutputPump : IThreadPoolWorkItem
         }
 
         _roomWaiters.Clear();
+    }
+
+    /// <summary>What the core still holds when nothing more will be sent: dropped, so that writers whose bytes it refers to are released.</summary>
+    private void DropOutput()
+    {
+        while (_core.Connection.HasOutput && _core.Connection.TakeOutput(int.MaxValue) is { } left)
+        {
+            left.Dispose();
+        }
     }
 
     /// <summary>A send failed: the session ends, nothing more is sent, the transport closes.</summary>

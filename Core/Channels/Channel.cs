@@ -117,6 +117,19 @@ public abstract class Channel
     public int TryWrite(ReadOnlySpan<byte> data) => RequireConnection().WriteChannel(this, data, queue: false);
 
     /// <summary>
+    /// Version 1, with pulled output (<see cref="Connection.OutputAsEvents"/> false): sends the
+    /// first frame of <paramref name="data"/> without copying it, when it may go straight out
+    /// (no other channel waits to send, this one has nothing queued, there is credit). The output
+    /// then refers to those bytes until the <see cref="DataTransmit"/> that carries them is
+    /// disposed, and <paramref name="owner"/> is told then (<see cref="IReferencedWrite.Released"/>):
+    /// keep the memory untouched until that. Returns how many bytes it took this way, 0 when it
+    /// cannot (write with <see cref="TryWrite"/> then, which copies).
+    /// </summary>
+    /// <exception cref="ChannelClosedException">The channel is closed.</exception>
+    /// <exception cref="InvalidOperationException">Writes were completed (<see cref="CompleteWrites"/>).</exception>
+    public int TryWriteReferenced(ReadOnlyMemory<byte> data, IReferencedWrite owner) => RequireConnection().WriteReferenced(this, data, owner);
+
+    /// <summary>
     /// Version 1: ends this side's data (half-close) once everything queued is sent; the
     /// channel stays open for reading until the peer ends too. Version 0 has no half-close:
     /// this closes the channel. Idempotent.

@@ -11,7 +11,10 @@ namespace TcpChan.Core;
 /// The payload lives in a buffer the connection reuses. Disposing the event after the
 /// write hands the buffer back, which makes the steady state allocation-free; not
 /// disposing is safe and only costs a new buffer. Do not read <see cref="Payload"/> after
-/// disposing. Dispose may be called from any thread.
+/// disposing. Dispose may be called from any thread. A transmit can also refer to bytes it
+/// does not hold (<see cref="Channel.TryWriteReferenced"/>, <see cref="HasReferences"/>): a
+/// driver then writes <see cref="GetSegments"/> (a gathered write), and disposing it tells their
+/// owners they are free.
 /// </remarks>
 public sealed class DataTransmit : ConnectionEvent, IDisposable
 {
@@ -26,6 +29,11 @@ public sealed class DataTransmit : ConnectionEvent, IDisposable
     private int _length;
     private int _disposed;
 
+    // Bytes referred to, not held: each inserted at a buffer offset; their owners are told on Dispose.
+    private List<(int At, ReadOnlyMemory<byte> Data)>? _references;
+    private List<IReferencedWrite>? _referenceOwners;
+    private int _referencedLength;
+
     /// <summary>Creates an event over bytes the caller owns (not pooled).</summary>
     public DataTransmit(ReadOnlyMemory<byte> payload)
     {
@@ -39,10 +47,44 @@ public sealed class DataTransmit : ConnectionEvent, IDisposable
         _buffer = ArrayPool<byte>.Shared.Rent(InitialSize);
     }
 
-    /// <summary>The bytes to write.</summary>
-    public ReadOnlyMemory<byte> Payload => new(_buffer, 0, _length);
+    /// <summary>
+    /// The bytes to write. When the transmit refers to bytes it does not hold
+    /// (<see cref="HasReferences"/>), this copies everything into a new array: write
+    /// <see cref="GetSegments"/> instead.
+    /// </summary>
+    public ReadOnlyMemory<byte> Payload => HasReferences ? Gathered() : new(_buffer, 0, _length);
 
-    /// <summary>Returns the buffer for reuse. Idempotent.</summary>
+    /// <summary>True when some of the bytes are referred to, not held (see <see cref="GetSegments"/>).</summary>
+    public bool HasReferences => _references is { Count: > 0 };
+
+    /// <summary>How many bytes there are to write.</summary>
+    public int ByteCount => _length + _referencedLength;
+
+    /// <summary>The bytes to write, in order, as the pieces they are in (buffer pieces and referred bytes), for a gathered write.</summary>
+    public void GetSegments(ICollection<ReadOnlyMemory<byte>> segments)
+    {
+        int at = 0;
+        if (HasReferences && _references is { } references)
+        {
+            foreach (var (position, data) in references)
+            {
+                if (position > at)
+                {
+                    segments.Add(new ReadOnlyMemory<byte>(_buffer, at, position - at));
+                    at = position;
+                }
+
+                segments.Add(data);
+            }
+        }
+
+        if (_length > at)
+        {
+            segments.Add(new ReadOnlyMemory<byte>(_buffer, at, _length - at));
+        }
+    }
+
+    /// <summary>Returns the buffer for reuse and releases the bytes it referred to. Idempotent.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0 || _owner is null)
@@ -50,6 +92,7 @@ public sealed class DataTransmit : ConnectionEvent, IDisposable
             return;
         }
 
+        ReleaseReferences();
         _length = 0;
         if (_buffer.Length > RetainLimit)
         {
@@ -72,9 +115,51 @@ public sealed class DataTransmit : ConnectionEvent, IDisposable
     }
 
     /// <inheritdoc />
-    public override string ToString() => $"DataTransmit({_length} bytes)";
+    public override string ToString() => $"DataTransmit({ByteCount} bytes)";
 
-    internal int Length => _length;
+    internal int Length => _length + _referencedLength;
+
+    /// <summary>Refers to <paramref name="data"/> as the next bytes, without copying them; <paramref name="owner"/> is told on Dispose.</summary>
+    internal void AddReference(ReadOnlyMemory<byte> data, IReferencedWrite owner)
+    {
+        (_references ??= new()).Add((_length, data));
+        (_referenceOwners ??= new()).Add(owner);
+        _referencedLength += data.Length;
+    }
+
+    private void ReleaseReferences()
+    {
+        if (!HasReferences)
+        {
+            return;
+        }
+
+        // The lists stay for the transmit's next use (it is pooled): nothing allocated per write.
+        _references!.Clear();
+        _referencedLength = 0;
+        var owners = _referenceOwners!;
+        for (int i = 0; i < owners.Count; i++)
+        {
+            owners[i].Released();
+        }
+
+        owners.Clear();
+    }
+
+    private ReadOnlyMemory<byte> Gathered()
+    {
+        var segments = new List<ReadOnlyMemory<byte>>();
+        GetSegments(segments);
+        var all = new byte[ByteCount];
+        int at = 0;
+        foreach (var segment in segments)
+        {
+            segment.Span.CopyTo(all.AsSpan(at));
+            at += segment.Length;
+        }
+
+        return all;
+    }
 
     internal void Reopen() => Volatile.Write(ref _disposed, 0);
 

@@ -122,7 +122,7 @@ public static class FrameWriter
             throw new ArgumentOutOfRangeException(nameof(payloadLength), payloadLength, "A payload frame carries at most 65,535 bytes.");
         }
 
-        Require(destination, PayloadHeaderLength + payloadLength);
+        Require(destination, PayloadHeaderLength);
         WritePrefix(destination, version, FrameType.ChannelPayload, channelId);
         BinaryPrimitives.WriteUInt16BigEndian(destination.Slice(6), (ushort)payloadLength);
         return PayloadHeaderLength;
