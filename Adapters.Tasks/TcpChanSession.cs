@@ -91,6 +91,7 @@ public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler
     /// (too many channels, or it is going away), its operations throw a
     /// <see cref="TcpChanChannelException"/> whose <see cref="TcpChanChannelException.IsRetryable"/> is true.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public Task<TcpChanStream> OpenChannelAsync(string? label = null, CancellationToken cancellationToken = default) =>
         OpenChannelAsync(label, SendUrgency.Default, cancellationToken);
 
@@ -100,6 +101,7 @@ public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler
     /// urgent go first, and equal ones take turns. The rest as <see cref="OpenChannelAsync(string?, CancellationToken)"/>.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="urgency"/> is not 0 to 7.</exception>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public Task<TcpChanStream> OpenChannelAsync(string? label, int urgency, CancellationToken cancellationToken = default)
     {
         if ((uint)urgency > SendUrgency.Least)
@@ -137,6 +139,7 @@ public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler
 
     /// <summary>Waits for the next channel the peer opens.</summary>
     /// <exception cref="TcpChanSessionException">The session ended.</exception>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public ValueTask<TcpChanStream> AcceptChannelAsync(CancellationToken cancellationToken = default) => _accepted.AcceptAsync(cancellationToken);
 
     /// <summary>Every channel the peer opens, until the session ends (then the enumeration ends, or throws if it ended abnormally).</summary>
@@ -237,6 +240,7 @@ public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler
         _ => new TcpChanSessionException(SessionEndReason.Closed, "The session was closed."),
     };
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void OnChannelClosed()
     {
         // Under the gate.

@@ -92,6 +92,7 @@ public sealed class TcpChanStream : Stream
     /// into <paramref name="buffer"/>. The continuation may run on the session's receive thread
     /// (which never waits for it): do not block in it.
     /// </remarks>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (buffer.IsEmpty)
@@ -112,6 +113,7 @@ public sealed class TcpChanStream : Stream
     /// copy, and then completes once they are written to the transport.
     /// </remarks>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         while (!buffer.IsEmpty)
@@ -170,6 +172,7 @@ public sealed class TcpChanStream : Stream
     }
 
     /// <summary>Ends this side's data (half-close): the peer reads to the end; this side can still read. Writing afterwards throws <see cref="InvalidOperationException"/>.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void CompleteWrites()
     {
         lock (Core.Gate)
@@ -248,6 +251,7 @@ public sealed class TcpChanStream : Stream
         base.Dispose(disposing);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void ThrowIfUnwritable()
     {
         // Misuse first, the same whatever the channel's state: the caller ended its own writes.

@@ -8,6 +8,7 @@ internal sealed partial class ChannelInbox
     // ---- the pipe view ---------------------------------------------------------------------
 
     /// <summary>From now on the pipe view reads; stream reads are refused.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void AttachPipeView()
     {
         lock (Lock)
@@ -27,6 +28,7 @@ internal sealed partial class ChannelInbox
     /// nothing more will come: false for <paramref name="ended"/> while the channel is open.
     /// </summary>
     /// <exception cref="TcpChanException">The channel failed.</exception>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public ReadOnlySequence<byte> TryPeek(out bool ended)
     {
         lock (Lock)
@@ -42,6 +44,7 @@ internal sealed partial class ChannelInbox
     }
 
     /// <summary>The pipe view consumed <paramref name="count"/> bytes from the start: their blocks go back, their credit too (in batches).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Advance(long count)
     {
         bool creditDue;
@@ -63,6 +66,7 @@ internal sealed partial class ChannelInbox
     }
 
     /// <summary>The pipe view's reader completed: what is held and what still arrives is dropped, and its credit given back.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Discard()
     {
         lock (Lock)
@@ -76,6 +80,7 @@ internal sealed partial class ChannelInbox
     }
 
     /// <summary>Waits until more than <paramref name="examined"/> bytes are held, or the channel ended or failed.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public ValueTask WaitForDataAsync(long examined, CancellationToken cancellationToken)
     {
         lock (Lock)
@@ -91,5 +96,6 @@ internal sealed partial class ChannelInbox
     }
 
     /// <summary>Wakes the pipe view's wait without data (its CancelPendingRead).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void WakePipeView() => _pipeWaiter?.Set();
 }

@@ -8,6 +8,7 @@ internal sealed partial class ChannelInbox
     // ---- the stream's reads --------------------------------------------------------------
 
     /// <summary>Copies held bytes into <paramref name="buffer"/>, or waits for some; 0 at the end of the peer's data.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         bool creditDue;

@@ -76,6 +76,7 @@ internal sealed partial class ChannelInbox : IValueTaskSource<int>, IWakeable
     /// True when a waiter must be woken (added to <paramref name="wakes"/>, or woken on the
     /// thread pool now when there is none); <paramref name="creditDue"/>: give credit back now.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Deliver(ReadOnlySpan<byte> data, WakeBatch? wakes, out bool creditDue)
     {
         IWakeable? wake = null;
@@ -111,6 +112,7 @@ internal sealed partial class ChannelInbox : IValueTaskSource<int>, IWakeable
     }
 
     /// <summary>The peer ended its data, or the channel closed cleanly: end of stream once the held bytes are read.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void End(WakeBatch? wakes, out bool creditDue)
     {
         IWakeable? wake = null;
@@ -139,11 +141,13 @@ internal sealed partial class ChannelInbox : IValueTaskSource<int>, IWakeable
     public void Fail(Exception failure, WakeBatch? wakes) => Stop(State.Failed, failure, wakes);
 
     /// <summary>The stream was disposed: held bytes go, reads throw <see cref="ObjectDisposedException"/>.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Close() => Stop(State.Closed, null, null);
 
     // ---- credit ----------------------------------------------------------------------------
 
     /// <summary>Gives the peer credit for everything taken so far (one session lock for a batch of reads).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void GiveCreditBack()
     {
         var core = _channel.Session.Core;
@@ -157,6 +161,7 @@ internal sealed partial class ChannelInbox : IValueTaskSource<int>, IWakeable
     }
 
     /// <summary>As <see cref="GiveCreditBack"/>, under the session's gate; the caller takes the core's events.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void GiveCreditBackLocked()
     {
         int n;
@@ -174,6 +179,7 @@ internal sealed partial class ChannelInbox : IValueTaskSource<int>, IWakeable
     }
 
     /// <summary>Counts bytes the reader took; true when their credit is due now (under the inbox's lock).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private bool TakeLocked(int n)
     {
         if (n == 0 || !_channel.HasFlowControl)
@@ -226,6 +232,7 @@ internal sealed partial class ChannelInbox : IValueTaskSource<int>, IWakeable
         _readError = error;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void CancelRead(CancellationToken token)
     {
         lock (Lock)
@@ -241,6 +248,7 @@ internal sealed partial class ChannelInbox : IValueTaskSource<int>, IWakeable
         ((IWakeable)this).Wake(null, inline: false);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private static void Wake(IWakeable? wake, WakeBatch? wakes)
     {
         if (wake is null)

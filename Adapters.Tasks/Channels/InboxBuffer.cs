@@ -29,9 +29,11 @@ internal struct InboxBuffer
     public long Length { get; private set; }
 
     /// <summary>Everything held, in place: valid until bytes are skipped.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public readonly ReadOnlySequence<byte> AsSequence() =>
         Length == 0 ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(_head!, _headStart, _tail!, _tailEnd);
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Append(ReadOnlySpan<byte> data)
     {
         while (!data.IsEmpty)
@@ -63,6 +65,7 @@ internal struct InboxBuffer
     }
 
     /// <summary>Copies from the start into <paramref name="destination"/> and drops what it copied.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public int CopyOut(Span<byte> destination)
     {
         int total = 0;
@@ -80,6 +83,7 @@ internal struct InboxBuffer
     }
 
     /// <summary>Drops <paramref name="count"/> bytes from the start, handing back emptied blocks.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Skip(long count)
     {
         Length -= count;
@@ -108,5 +112,6 @@ internal struct InboxBuffer
     }
 
     /// <summary>Drops everything held.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Clear() => Skip(Length);
 }

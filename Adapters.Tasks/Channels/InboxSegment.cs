@@ -20,12 +20,14 @@ internal sealed class InboxSegment : ReadOnlySequenceSegment<byte>
     public InboxSegment? NextSegment => (InboxSegment?)Next;
 
     /// <summary>Makes the block the last of a chain whose bytes before it number <paramref name="runningIndex"/>.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Reset(long runningIndex)
     {
         RunningIndex = runningIndex;
         Next = null;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Append(InboxSegment next)
     {
         next.Reset(RunningIndex + Block.Length);

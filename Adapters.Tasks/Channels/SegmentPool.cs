@@ -21,8 +21,10 @@ internal sealed class SegmentPool
     /// <summary>Blocks kept for reuse (for tests and diagnostics).</summary>
     public int FreeCount => _free.Count;
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public InboxSegment Rent() => _free.TryTake() ?? new InboxSegment(new byte[SegmentSize]);
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Return(InboxSegment segment) => _free.Give(segment);
 
     /// <summary>On each timer tick: a pool unused since the last tick lets half of what it keeps above 256 KiB go.</summary>

@@ -17,12 +17,15 @@ internal sealed class SessionCredit
     public SessionCredit(int sessionBudget) => _sessionBatch = Math.Max(1, sessionBudget / 16);
 
     /// <summary>A channel with this window gives its credit back once it has taken this much.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public static int ChannelBatch(long receiveWindow) => (int)Math.Max(1, Math.Min(receiveWindow / 8, MaxChannelBatch));
 
     /// <summary>Counts bytes a reader took; true when the session's total says to give credit back now.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public bool Taken(int count) => Interlocked.Add(ref _withheld, count) >= _sessionBatch;
 
     /// <summary>Bytes given back (or dropped with their channel).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Returned(int count)
     {
         if (count != 0)

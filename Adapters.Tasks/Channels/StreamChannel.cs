@@ -44,6 +44,7 @@ internal sealed class StreamChannel : Channel
     public bool HasFlowControl => Connection.Version > 0;
 
     /// <summary>The reader took <paramref name="count"/> bytes: the core may give the peer that much credit back. Under the gate.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void ConsumeLocked(int count)
     {
         if (!IsClosed)
@@ -75,6 +76,7 @@ internal sealed class StreamChannel : Channel
     }
 
     /// <summary>The channel closed (its <see cref="ChannelClosed"/> event, under the gate).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Closed(ChannelCloseReason reason)
     {
         if (reason is ChannelCloseReason.Completed or ChannelCloseReason.LocalClose or ChannelCloseReason.RemoteClose)

@@ -19,6 +19,7 @@ internal sealed class AsyncSignal : IValueTaskSource, IWakeable, TcpChan.Core.IR
     private bool _completed;
     private Exception? _error;
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public ValueTask WaitAsync(CancellationToken cancellationToken)
     {
         short version;
@@ -60,9 +61,11 @@ internal sealed class AsyncSignal : IValueTaskSource, IWakeable, TcpChan.Core.IR
         return new ValueTask(this, version);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Set() => Set(inline: false);
 
     /// <summary>Wakes the waiter (its continuation on this thread when <paramref name="inline"/>), or the next wait if none is waiting.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Set(bool inline)
     {
         lock (this)
@@ -87,6 +90,7 @@ internal sealed class AsyncSignal : IValueTaskSource, IWakeable, TcpChan.Core.IR
     void TcpChan.Core.IReferencedWrite.Released() => Set();
 
     /// <summary>Wakes the waiter and lets every later wait through; cheaper than <see cref="Fail"/> where the waiter can tell why by itself.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Complete()
     {
         lock (this)
@@ -105,6 +109,7 @@ internal sealed class AsyncSignal : IValueTaskSource, IWakeable, TcpChan.Core.IR
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void Cancel(CancellationToken token)
     {
         lock (this)

@@ -24,6 +24,7 @@ internal sealed class AcceptQueue : IWakeable
     }
 
     /// <summary>A channel the peer opened (under the gate): queued, or refused when the backlog is full.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Offer(StreamChannel channel)
     {
         if (Interlocked.Increment(ref _queued) > _backlog)
@@ -37,8 +38,10 @@ internal sealed class AcceptQueue : IWakeable
     }
 
     /// <summary>No more channels: waiting and later accepts end.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Complete() => _accepted.Writer.TryComplete();
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public async ValueTask<TcpChanStream> AcceptAsync(CancellationToken cancellationToken)
     {
         try
@@ -53,6 +56,7 @@ internal sealed class AcceptQueue : IWakeable
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public async IAsyncEnumerable<TcpChanStream> AcceptAllAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         while (await _accepted.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))

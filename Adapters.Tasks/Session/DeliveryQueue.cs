@@ -14,13 +14,16 @@ internal sealed class DeliveryQueue
 
     public DeliveryQueue(SessionCore core) => _core = core;
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void AddData(ChannelInbox inbox, ReadOnlyMemory<byte> data) => _deliveries.Add(new Delivery(inbox, data, null, end: false));
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void AddEnd(ChannelInbox inbox) => _deliveries.Add(new Delivery(inbox, default, null, end: true));
 
     public void AddFailure(ChannelInbox inbox, Exception failure) => _deliveries.Add(new Delivery(inbox, default, failure, end: false));
 
     /// <summary>The data, ends and failures the chunk produced, in order; then the credit that became due, in one go.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Apply(WakeBatch wakes)
     {
         var deliveries = _deliveries;

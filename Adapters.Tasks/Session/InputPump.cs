@@ -53,6 +53,7 @@ internal sealed class InputPump
     }
 
     /// <summary>True when this thread is running <paramref name="core"/>'s wake-ups inline.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public static bool IsWaking(SessionCore core) => t_waking?._core == core;
 
     public void Start()
@@ -71,6 +72,7 @@ internal sealed class InputPump
     // ---- what channels post while the core parses (under the gate) -------------------------
 
     /// <summary>Data for a channel's inbox: copied once the gate is free when this pump is parsing, now otherwise.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void PostData(ChannelInbox inbox, ReadOnlyMemory<byte> data)
     {
         if (_parsing)
@@ -88,6 +90,7 @@ internal sealed class InputPump
     }
 
     /// <summary>The end of a channel's data, in order after its data.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void PostEnd(ChannelInbox inbox)
     {
         if (_parsing)
@@ -118,6 +121,7 @@ internal sealed class InputPump
     }
 
     /// <summary>Wakes a waiter (under the gate): at the end of this pump's pass when it is parsing, on the thread pool otherwise.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Wake(IWakeable target, object? argument = null)
     {
         if (_parsing)
@@ -132,6 +136,7 @@ internal sealed class InputPump
 
     // ---- the loop ------------------------------------------------------------------------
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void ReceiveLoop()
     {
         while (true)
@@ -169,6 +174,7 @@ internal sealed class InputPump
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void OnReceived()
     {
         if (Finish(_receive))
@@ -178,6 +184,7 @@ internal sealed class InputPump
     }
 
     /// <summary>Ends the pass of a receive; false when the pump stops (end of input, failure, session ending).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private bool Finish(ValueTask<bool> receive)
     {
         try
@@ -204,6 +211,7 @@ internal sealed class InputPump
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private async ValueTask<bool> ReceiveAsync()
     {
         if (_sequences is not null)
@@ -222,6 +230,7 @@ internal sealed class InputPump
         return true;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void Process(ReadOnlySequence<byte> data)
     {
         foreach (var segment in data)
@@ -231,6 +240,7 @@ internal sealed class InputPump
     }
 
     /// <summary>One chunk: the core parses it under the gate; the channels get their data after.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void Process(ReadOnlyMemory<byte> chunk)
     {
         TcpChanMetrics.BytesReceived.Add(chunk.Length);
@@ -257,6 +267,7 @@ internal sealed class InputPump
         _core.Output.Kick();
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private WakeBatch TakeWakes()
     {
         var woken = _wakes;
@@ -265,6 +276,7 @@ internal sealed class InputPump
     }
 
     /// <summary>Runs a batch of wake-ups on this thread, then sends what they wrote if nobody is sending.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void RunWakes(WakeBatch woken)
     {
         if (!woken.IsEmpty)
@@ -286,6 +298,7 @@ internal sealed class InputPump
         Recycle(woken);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void Recycle(WakeBatch woken) => Interlocked.CompareExchange(ref _spareWakes, woken, null);
 
     private void End(Exception? error)

@@ -54,6 +54,7 @@ internal sealed class OutputPump : IThreadPoolWorkItem
     public bool IsOverLimit => !_finishing && _core.Connection.PendingOutputBytes + _sendingBytes > _core.Options.MaxUnsentBytes;
 
     /// <summary>A writer waits for the unsent bytes to drop to the limit: its channel's writable signal is set then (under the gate).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void WaitForRoom(StreamChannel channel) => _roomWaiters.Add(channel);
 
     /// <summary>The session ended (under the gate): what is queued still goes, within a bound; then the transport closes.</summary>
@@ -71,6 +72,7 @@ internal sealed class OutputPump : IThreadPoolWorkItem
     /// Sends what the core has if no sender is active (outside the gate; never waits). On a thread
     /// running the input pump's wake-ups, a thread-pool sender does it instead.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Kick()
     {
         if (InputPump.IsWaking(_core))
@@ -99,6 +101,7 @@ internal sealed class OutputPump : IThreadPoolWorkItem
     }
 
     /// <summary>The sender: batch after batch until the core has nothing; lets go under the gate, where output is made, so nothing is missed.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void SendLoop()
     {
         while (true)
@@ -168,6 +171,7 @@ internal sealed class OutputPump : IThreadPoolWorkItem
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void OnSent()
     {
         if (Completed(_send))
@@ -176,6 +180,7 @@ internal sealed class OutputPump : IThreadPoolWorkItem
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private bool Completed(ValueTask send)
     {
         try
@@ -192,6 +197,7 @@ internal sealed class OutputPump : IThreadPoolWorkItem
     }
 
     /// <summary>The batch that left (under the gate): its bytes no longer count, writers waiting for room may go on.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void Sent()
     {
         if (_sending is not { } sent)
@@ -208,6 +214,7 @@ internal sealed class OutputPump : IThreadPoolWorkItem
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void WakeRoomWaiters()
     {
         foreach (var channel in _roomWaiters)

@@ -88,6 +88,7 @@ internal sealed class SessionCore
     /// the handler (output is not among them: the output pump takes it); a terminal event ends
     /// the session.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void TakeEvents()
     {
         while (Connection.NextEvent() is { } e)
@@ -209,6 +210,7 @@ internal sealed class SessionCore
     /// <summary>The timer ran (under the gate): the handler's periodic work.</summary>
     public void OnTick() => _handler.OnTick();
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void Log(ConnectionEvent e)
     {
         switch (e)
@@ -229,6 +231,7 @@ internal sealed class SessionCore
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void ReportCounters()
     {
         // Open channels by the core's count, not by events: a channel whose factory threw is

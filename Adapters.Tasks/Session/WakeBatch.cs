@@ -24,9 +24,11 @@ internal sealed class WakeBatch : IThreadPoolWorkItem
 
     public bool IsEmpty => _items.Count == 0;
 
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Add(IWakeable target, object? argument = null) => _items.Add((target, argument));
 
     /// <summary>Wakes everything, in the order added, on this thread; then the batch is empty.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void Run(bool inline)
     {
         // Nothing adds to this batch while it runs: the pump fills another meanwhile.
@@ -41,6 +43,7 @@ internal sealed class WakeBatch : IThreadPoolWorkItem
     }
 
     /// <summary>Has the owner's runner run the batch on a thread-pool thread (no allocation: the batch is the work item).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public void RunOnThreadPool() => ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
 
     void IThreadPoolWorkItem.Execute() => _runner(this);
