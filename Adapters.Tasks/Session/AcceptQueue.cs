@@ -12,7 +12,10 @@ namespace TcpChan.Internal;
 /// </summary>
 internal sealed class AcceptQueue : IWakeable
 {
-    private readonly Channel<TcpChanStream> _accepted = System.Threading.Channels.Channel.CreateUnbounded<TcpChanStream>(new UnboundedChannelOptions { SingleWriter = true });
+    // Synchronous continuations: a channel joins the queue only from the input pump's wake-ups,
+    // which run with no lock held, so a waiting acceptor goes on right there (a thread hop fewer).
+    private readonly Channel<TcpChanStream> _accepted = System.Threading.Channels.Channel.CreateUnbounded<TcpChanStream>(
+        new UnboundedChannelOptions { SingleWriter = true, AllowSynchronousContinuations = true });
     private readonly SessionCore _core;
     private readonly int _backlog;
     private int _queued;
@@ -37,9 +40,8 @@ internal sealed class AcceptQueue : IWakeable
         _core.Input.Wake(this, channel.Stream);
     }
 
-    /// <summary>No more channels: waiting and later accepts end.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
-    public void Complete() => _accepted.Writer.TryComplete();
+    /// <summary>No more channels: waiting and later accepts end (woken on the thread pool: the caller may hold the gate).</summary>
+    public void Complete() => ThreadPool.UnsafeQueueUserWorkItem(static writer => writer.TryComplete(), _accepted.Writer, preferLocal: false);
 
     [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public async ValueTask<TcpChanStream> AcceptAsync(CancellationToken cancellationToken)
