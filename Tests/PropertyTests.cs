@@ -67,12 +67,6 @@ public class PropertyTests
 
     private const uint RefusedId = 258;
 
-    /// <summary>Fixed seed: the same cases every run.</summary>
-    private static Config Configuration(ulong seed) => Config.QuickThrowOnFailure
-        .WithMaxTest(Tests)
-        .WithQuietOnSuccess(true)
-        .WithReplay(FSharpOption<Replay>.Some(new Replay(new Rnd(seed), FSharpOption<int>.None)));
-
     // ---- (a) any split of a valid stream gives the same outcome ----------------------------
 
     private static Gen<int> PayloadLength { get; } = Gen.Frequency(
@@ -205,11 +199,16 @@ public class PropertyTests
         Assert.Equal(whole.Channels, split.Channels);
     }
 
-    [Fact]
-    public void Every_split_of_a_valid_stream_gives_the_same_events_and_bytes()
+    /// <summary>The cases the properties below draw from (FsCheck.Xunit finds them by type).</summary>
+    public static class Cases
     {
-        Check.One(Configuration(0x5EED_0001), Prop.ForAll(Arb.From(SplitCaseGen, Shrink), CheckSplit));
+        public static Arbitrary<SplitCase> Split() => Arb.From(SplitCaseGen, Shrink);
+
+        public static Arbitrary<TrafficCase> Traffic() => Arb.From(TrafficCaseGen, Shrink);
     }
+
+    [FsCheck.Xunit.Property(Arbitrary = [typeof(Cases)], MaxTest = Tests, QuietOnSuccess = true, Replay = "6769408108225969153,2787651735296542227")]
+    public void Every_split_of_a_valid_stream_gives_the_same_events_and_bytes(SplitCase c) => CheckSplit(c);
 
     [Fact]
     public void Split_property_generator_reaches_the_interesting_cases()
@@ -367,11 +366,8 @@ public class PropertyTests
         }
     }
 
-    [Fact]
-    public void Random_traffic_delivers_every_byte_once_in_order_on_the_right_channel()
-    {
-        Check.One(Configuration(0x5EED_0002), Prop.ForAll(Arb.From(TrafficCaseGen, Shrink), CheckTraffic));
-    }
+    [FsCheck.Xunit.Property(Arbitrary = [typeof(Cases)], MaxTest = Tests, QuietOnSuccess = true, Replay = "6769408108225969154,2787651735296542227")]
+    public void Random_traffic_delivers_every_byte_once_in_order_on_the_right_channel(TrafficCase c) => CheckTraffic(c);
 
     [Fact]
     public void Traffic_property_generator_reaches_the_interesting_cases()
