@@ -66,7 +66,7 @@ internal static class Demo
         var target = new HostPort(http.Address.ToString(), http.Port);
         var serverCounters = new Counters();
         var server = new TunnelServer(
-            new ServerSettings { Listen = new IPEndPoint(IPAddress.Loopback, 0), Allow = [target] },
+            new ServerSettings(new IPEndPoint(IPAddress.Loopback, 0), [target], [], Certificate: null),
             new Log("serve", LogLevel.Error),
             serverCounters);
         server.Start();

@@ -48,21 +48,15 @@ internal static class Program
         DefaultValueFactory = _ => 5,
     };
 
+    /// <summary>An option that may be given any number of times.</summary>
+    private static Option<string[]> Repeated(string[] names, string helpName, string description) =>
+        new(names[0], names[1..]) { Description = description, HelpName = helpName, Arity = ArgumentArity.ZeroOrMore };
+
     private static Command ServeCommand()
     {
         var listen = new Option<string>("--listen", "-l") { HelpName = "ADDR:PORT", Description = "Address to accept sessions on, ADDR:PORT (port 0: any free port).", Required = true };
-        var allow = new Option<string[]>("--allow", "-a")
-        {
-            Description = "A target clients may connect to, HOST:PORT (repeat for more). Default: none.",
-            HelpName = "HOST:PORT",
-            Arity = ArgumentArity.ZeroOrMore,
-        };
-        var allowListen = new Option<string[]>("--allow-listen")
-        {
-            Description = "A port clients may have this server listen on for -R, PORT (on 127.0.0.1) or ADDR:PORT (repeat for more). Default: none.",
-            HelpName = "[ADDR:]PORT",
-            Arity = ArgumentArity.ZeroOrMore,
-        };
+        var allow = Repeated(["--allow", "-a"], "HOST:PORT", "A target clients may connect to, HOST:PORT (repeat for more). Default: none.");
+        var allowListen = Repeated(["--allow-listen"], "[ADDR:]PORT", "A port clients may have this server listen on for -R, PORT (on 127.0.0.1) or ADDR:PORT (repeat for more). Default: none.");
         var cert = new Option<FileInfo?>("--cert") { HelpName = "FILE", Description = "With --tls: the server certificate, PEM." };
         var key = new Option<FileInfo?>("--key") { HelpName = "FILE", Description = "With --tls: the certificate's private key, PEM." };
         var open = new Option<bool>("--public-without-token") { Description = "Allow a non-loopback --listen (or --allow-listen) address without a token." };
@@ -95,13 +89,13 @@ internal static class Program
                 throw new CliException(ExitCodes.Usage, "--cert and --key need --tls.");
             }
 
-            var settings = new ServerSettings
+            var settings = new ServerSettings(
+                endPoint,
+                (parse.GetValue(allow) ?? []).Select(a => HostPort.Parse(a, "--allow")).ToList(),
+                listenAddresses,
+                tls ? Tls.LoadServerCertificate(parse.GetValue(cert), parse.GetValue(key)) : null)
             {
-                Listen = endPoint,
-                Allow = (parse.GetValue(allow) ?? []).Select(a => HostPort.Parse(a, "--allow")).ToList(),
-                AllowListen = listenAddresses,
                 Token = token,
-                Certificate = tls ? Tls.LoadServerCertificate(parse.GetValue(cert), parse.GetValue(key)) : null,
                 DrainTimeout = drain,
             };
             var counters = new Counters();
@@ -134,18 +128,8 @@ internal static class Program
     private static Command ForwardCommand()
     {
         var server = new Option<string>("--server", "-s") { HelpName = "HOST:PORT", Description = "The serve to connect to, HOST:PORT.", Required = true };
-        var local = new Option<string[]>("-L", "--local")
-        {
-            Description = "Listen here on [BIND:]LOCALPORT (BIND defaults to 127.0.0.1; port 0: any free port) and forward each connection to HOST:PORT as the server reaches it. Repeat for more.",
-            HelpName = "[BIND:]LOCALPORT:HOST:PORT",
-            Arity = ArgumentArity.ZeroOrMore,
-        };
-        var remote = new Option<string[]>("-R", "--remote")
-        {
-            Description = "Have the server listen on REMOTEPORT (it must allow it with --allow-listen) and forward each connection back here, to HOST:PORT as this side reaches it. Repeat for more.",
-            HelpName = "REMOTEPORT:HOST:PORT",
-            Arity = ArgumentArity.ZeroOrMore,
-        };
+        var local = Repeated(["-L", "--local"], "[BIND:]LOCALPORT:HOST:PORT", "Listen here on [BIND:]LOCALPORT (BIND defaults to 127.0.0.1; port 0: any free port) and forward each connection to HOST:PORT as the server reaches it. Repeat for more.");
+        var remote = Repeated(["-R", "--remote"], "REMOTEPORT:HOST:PORT", "Have the server listen on REMOTEPORT (it must allow it with --allow-listen) and forward each connection back here, to HOST:PORT as this side reaches it. Repeat for more.");
         var ca = new Option<FileInfo?>("--ca") { HelpName = "FILE", Description = "With --tls: trust the server certificate if it chains to a certificate in FILE (PEM), e.g. a self-signed one." };
         var insecure = new Option<bool>("--insecure-skip-verify") { Description = "With --tls: do not check the server's certificate (encrypts, but anyone in the middle can pose as the server)." };
         var serverName = new Option<string?>("--server-name") { HelpName = "NAME", Description = "With --tls: the name the server's certificate must carry (default: the --server host)." };

@@ -26,6 +26,36 @@ internal static class Relay
 {
     private const int BufferSize = 64 * 1024;
 
+    /// <summary>
+    /// Connects to <paramref name="target"/> for <paramref name="channel"/> and relays the two
+    /// (counted as an open channel meanwhile); null when the target cannot be reached: the
+    /// channel is reset with <see cref="TunnelError.TargetUnreachable"/> after <paramref name="unreachable"/> is told why.
+    /// </summary>
+    public static async Task<RelayResult?> ConnectAndRunAsync(TcpChanStream channel, HostPort target, Counters counters, Action<Exception> unreachable, CancellationToken connecting)
+    {
+        Socket socket;
+        try
+        {
+            socket = await Net.ConnectAsync(target, Net.ConnectTimeout, connecting).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SocketException or TimeoutException or OperationCanceledException)
+        {
+            unreachable(ex);
+            channel.Abort(TunnelError.TargetUnreachable.Code());
+            return null;
+        }
+
+        counters.ChannelOpened();
+        try
+        {
+            return await RunAsync(socket, channel, counters, CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            counters.ChannelClosed();
+        }
+    }
+
     public static async Task<RelayResult> RunAsync(Socket socket, TcpChanStream channel, Counters counters, CancellationToken cancellationToken)
     {
         var state = new State(socket, channel);

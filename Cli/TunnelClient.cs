@@ -7,35 +7,6 @@ using TcpChan.Core;
 
 namespace TcpChan.Cli;
 
-/// <summary>What <c>tcpchan forward</c> does.</summary>
-internal sealed class ClientSettings
-{
-    public required HostPort Server { get; init; }
-
-    public IReadOnlyList<ForwardSpec> Local { get; init; } = [];
-
-    public IReadOnlyList<ForwardSpec> Remote { get; init; } = [];
-
-    public string? Token { get; init; }
-
-    /// <summary>TLS settings, or null for a plaintext link.</summary>
-    public TlsClientSettings? Tls { get; init; }
-
-    /// <summary>Retry (rather than exit) when the first connection fails.</summary>
-    public bool KeepTrying { get; init; }
-
-    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
-
-    /// <summary>How long a local connection waits for a session before it is refused.</summary>
-    public TimeSpan WaitForSession { get; init; } = TimeSpan.FromSeconds(15);
-
-    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
-
-    public TimeSpan MinBackoff { get; init; } = TimeSpan.FromSeconds(0.25);
-
-    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(10);
-}
-
 /// <summary>
 /// <c>tcpchan forward</c>: keeps one session to the server (reconnecting with exponential
 /// backoff when it dies), listens locally for -L and relays each connection as a
@@ -575,27 +546,10 @@ internal sealed class TunnelClient
             return;
         }
 
-        Socket socket;
-        try
+        var relayed = await Relay.ConnectAndRunAsync(channel, target, Counters, ex => _log.Warn($"-R connection to {target} refused: cannot connect: {Net.Describe(ex)}"), CancellationToken.None).ConfigureAwait(false);
+        if (relayed is { } result)
         {
-            socket = await Net.ConnectAsync(target, Net.ConnectTimeout, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is SocketException or TimeoutException)
-        {
-            _log.Warn($"-R connection to {target} refused: cannot connect: {Net.Describe(ex)}");
-            channel.Abort(TunnelError.TargetUnreachable.Code());
-            return;
-        }
-
-        Counters.ChannelOpened();
-        try
-        {
-            var result = await Relay.RunAsync(socket, channel, Counters, CancellationToken.None).ConfigureAwait(false);
             _log.Debug($"-R connection to {target} done: {Units.Bytes(result.BytesOut)} sent, {Units.Bytes(result.BytesIn)} received{(result.IsClean ? string.Empty : " (reset)")}");
-        }
-        finally
-        {
-            Counters.ChannelClosed();
         }
     }
 }

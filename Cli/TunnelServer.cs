@@ -7,26 +7,6 @@ using TcpChan.Core;
 
 namespace TcpChan.Cli;
 
-/// <summary>What <c>tcpchan serve</c> does.</summary>
-internal sealed class ServerSettings
-{
-    public required IPEndPoint Listen { get; init; }
-
-    /// <summary>Targets clients may connect to (<c>--allow</c>); empty: none.</summary>
-    public IReadOnlyList<HostPort> Allow { get; init; } = [];
-
-    /// <summary>Where clients may have this server listen for -R (<c>--allow-listen</c>); empty: nowhere.</summary>
-    public IReadOnlyList<IPEndPoint> AllowListen { get; init; } = [];
-
-    public string? Token { get; init; }
-
-    public X509Certificate2? Certificate { get; init; }
-
-    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
-
-    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
-}
-
 /// <summary>
 /// <c>tcpchan serve</c>: accepts session connections (plaintext or TLS), checks the token, and
 /// serves each channel by its label (see <see cref="Protocol"/>): <c>connect</c> to targets on
@@ -347,28 +327,10 @@ internal sealed class TunnelServer : IAsyncDisposable
             return;
         }
 
-        Socket socket;
-        try
+        var relayed = await Relay.ConnectAndRunAsync(channel, target, Counters, ex => _log.Warn($"session #{state.Id} from {state.Remote}: cannot connect to {target}: {Net.Describe(ex)}"), _stopping.Token).ConfigureAwait(false);
+        if (relayed is { } result)
         {
-            socket = await Net.ConnectAsync(target, Net.ConnectTimeout, _stopping.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is SocketException or TimeoutException or OperationCanceledException)
-        {
-            _log.Warn($"session #{state.Id} from {state.Remote}: cannot connect to {target}: {Net.Describe(ex)}");
-            channel.Abort(TunnelError.TargetUnreachable.Code());
-            return;
-        }
-
-        Counters.ChannelOpened();
-        try
-        {
-            _log.Debug($"session #{state.Id}: channel {channel.ChannelId} connected to {target}");
-            var result = await Relay.RunAsync(socket, channel, Counters, CancellationToken.None).ConfigureAwait(false);
             _log.Debug($"session #{state.Id}: channel {channel.ChannelId} to {target} done: {Units.Bytes(result.BytesOut)} to the client, {Units.Bytes(result.BytesIn)} from it{Why(result)}");
-        }
-        finally
-        {
-            Counters.ChannelClosed();
         }
     }
 

@@ -45,7 +45,14 @@ internal sealed class InputPump
         _core = core;
         _transport = transport;
         _sequences = transport as ISequenceTransport;
-        _onReceived = OnReceived;
+        _onReceived = () =>
+        {
+            // The receive that had to wait completed: the pump goes on, here.
+            if (Finish(_receive))
+            {
+                ReceiveLoop();
+            }
+        };
         _deliverSequence = Process;
         _runWakes = RunWakes;
         _wakes = new WakeBatch(_runWakes);
@@ -171,15 +178,6 @@ internal sealed class InputPump
             {
                 return;
             }
-        }
-    }
-
-    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
-    private void OnReceived()
-    {
-        if (Finish(_receive))
-        {
-            ReceiveLoop();
         }
     }
 

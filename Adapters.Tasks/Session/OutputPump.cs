@@ -47,7 +47,14 @@ internal sealed class OutputPump : IThreadPoolWorkItem
     {
         _core = core;
         _transport = transport;
-        _onSent = OnSent;
+        _onSent = () =>
+        {
+            // The send that had to wait completed: the sender goes on, here.
+            if (Completed(_send))
+            {
+                SendLoop();
+            }
+        };
     }
 
     /// <summary>True when more than the limit is written but not yet sent, so writers should wait. Under the gate.</summary>
@@ -168,15 +175,6 @@ internal sealed class OutputPump : IThreadPoolWorkItem
             {
                 return;
             }
-        }
-    }
-
-    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
-    private void OnSent()
-    {
-        if (Completed(_send))
-        {
-            SendLoop();
         }
     }
 
