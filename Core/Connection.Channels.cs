@@ -185,7 +185,7 @@ public abstract partial class Connection
         int accepted = (int)Math.Min(data.Length, room);
         if (accepted > 0)
         {
-            channel.Flow.Queue(data.Slice(0, accepted));
+            channel.Flow.Queue(data.Slice(0, accepted), _sendBlocks);
             _queuedTotal += accepted;
             Schedule(channel);
         }

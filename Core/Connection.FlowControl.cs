@@ -11,6 +11,9 @@ public abstract partial class Connection
 {
     private readonly Queue<Channel> _sessionBlocked = new();
     private readonly SendScheduler _scheduler = new();
+
+    // Free blocks of the channels' send queues: up to 4 MiB, about what the adapters let wait unsent.
+    private readonly BlockPool _sendBlocks = new(keep: (4 << 20) / ByteQueue.BlockSize);
     private SessionFlow _session;
     private long _queuedTotal;        // bytes in the channels' send queues, all together
     private Channel? _directChannel;  // the channel whose write went straight out since the output was last taken
@@ -114,7 +117,7 @@ public abstract partial class Connection
             // An empty transmit always gets a frame, however small the budget: every take makes progress.
             int n = (int)Math.Min(turn, Math.Max(1, room));
             var queue = flow.SendQueue!;
-            WritePayloadFrame(channel.ChannelId, queue.Peek(n));
+            WriteQueuedFrame(channel.ChannelId, queue, n);
             queue.Dequeue(n);
             _queuedTotal -= n;
             SpendCredit(channel, n);

@@ -170,6 +170,17 @@ public abstract partial class Connection
         transmit.Advance(FrameWriter.WriteChannelPayload(span, Version, channelId, payload));
     }
 
+    /// <summary>One payload frame of the first <paramref name="count"/> bytes of a channel's queue (which keeps them).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
+    private void WriteQueuedFrame(uint channelId, Flow.ByteQueue queue, int count)
+    {
+        var transmit = OutputTransmit();
+        var span = transmit.GetSpan(FrameWriter.PayloadHeaderLength + count);
+        int header = FrameWriter.WriteChannelPayloadHeader(span, Version, channelId, count);
+        queue.CopyTo(span.Slice(header, count));
+        transmit.Advance(header + count);
+    }
+
     private static int ValidateLabel(string? label)
     {
         int labelLength = label is null ? 0 : Encoding.UTF8.GetByteCount(label);

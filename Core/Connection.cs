@@ -350,6 +350,8 @@ public abstract partial class Connection
         {
             RemoveChannel(channel, reason, null, null);
         }
+
+        _sendBlocks.Clear();
     }
 
     // ---- events -------------------------------------------------------------------------

@@ -69,7 +69,7 @@ internal struct ChannelFlow
     }
 
     /// <summary>Queues what could not be sent for want of credit.</summary>
-    public void Queue(ReadOnlySpan<byte> data) => (SendQueue ??= new ByteQueue()).Enqueue(data);
+    public void Queue(ReadOnlySpan<byte> data, BlockPool pool) => (SendQueue ??= new ByteQueue(pool)).Enqueue(data);
 
     /// <summary>
     /// Counts consumed (or dropped) bytes as credit owed. True when the credit is due now: a
