@@ -6,7 +6,9 @@ namespace TcpChan;
 /// <summary>
 /// The writing half of a <see cref="ChannelPipe"/>: bytes gather in a pooled buffer and leave
 /// on <see cref="FlushAsync"/>, which waits for the peer's credit (backpressure) like
-/// <see cref="TcpChanStream.WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/>.
+/// <see cref="TcpChanStream.WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/>; the buffer
+/// goes back to the pool once flushed, and <see cref="WriteAsync"/> with nothing buffered
+/// skips it.
 /// </summary>
 internal sealed class ChannelPipeWriter : PipeWriter
 {
@@ -16,6 +18,9 @@ internal sealed class ChannelPipeWriter : PipeWriter
     private CancellationTokenSource? _flushCancel;
 
     public ChannelPipeWriter(ChannelPipe owner) => _owner = owner;
+
+    /// <summary>True while this writer holds a pooled buffer (for tests).</summary>
+    internal bool HoldsBuffer => _buffer.Length > 0;
 
     public override bool CanGetUnflushedBytes => true;
 
@@ -43,29 +48,54 @@ internal sealed class ChannelPipeWriter : PipeWriter
         return _buffer.AsSpan(_written);
     }
 
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-    public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) =>
+        _written == 0 ? new(new FlushResult(isCanceled: false, isCompleted: false)) : SendAsync(_buffer.AsMemory(0, _written), buffered: true, cancellationToken);
+
+    /// <summary>Bytes written with nothing buffered go straight to the channel: no copy into this writer's buffer.</summary>
+    public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
     {
-        if (_written == 0)
+        if (_written == 0 && !source.IsEmpty)
         {
-            return new FlushResult(isCanceled: false, isCompleted: false);
+            return SendAsync(source, buffered: false, cancellationToken);
         }
 
+        source.Span.CopyTo(GetSpan(source.Length));
+        Advance(source.Length);
+        return FlushAsync(cancellationToken);
+    }
+
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<FlushResult> SendAsync(ReadOnlyMemory<byte> data, bool buffered, CancellationToken cancellationToken)
+    {
         // One token source for every flush (reset after each), canceled by CancelPendingFlush or,
         // through a registration, by the caller's token: nothing allocated per flush.
         var cancel = _flushCancel ??= new CancellationTokenSource();
         using var link = cancellationToken.CanBeCanceled
             ? cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), cancel)
             : default;
+        long before = _owner.Stream.BytesWritten;
         try
         {
-            await _owner.Stream.WriteAsync(_buffer.AsMemory(0, _written), cancel.Token).ConfigureAwait(false);
-            _written = 0;
+            await _owner.Stream.WriteAsync(data, cancel.Token).ConfigureAwait(false);
+            if (buffered)
+            {
+                // Sent: an idle writer holds no buffer (a thousand channels waiting to read would
+                // otherwise each keep one).
+                _written = 0;
+                ReleaseBuffer();
+            }
+
             return new FlushResult(isCanceled: false, isCompleted: false);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
-            // CancelPendingFlush: what was not sent stays buffered.
+            // What the channel took is gone; the rest stays written but not flushed.
+            KeepUnsent(data, buffered, (int)(_owner.Stream.BytesWritten - before));
+            if (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+
             return new FlushResult(isCanceled: true, isCompleted: false);
         }
         finally
@@ -75,6 +105,21 @@ internal sealed class ChannelPipeWriter : PipeWriter
                 cancel.Dispose();
                 _flushCancel = null;
             }
+        }
+    }
+
+    private void KeepUnsent(ReadOnlyMemory<byte> data, bool buffered, int sent)
+    {
+        var unsent = data.Span.Slice(sent);
+        if (buffered)
+        {
+            unsent.CopyTo(_buffer);
+            _written = unsent.Length;
+        }
+        else if (!unsent.IsEmpty)
+        {
+            unsent.CopyTo(GetSpan(unsent.Length));
+            _written = unsent.Length;
         }
     }
 
@@ -107,13 +152,17 @@ internal sealed class ChannelPipeWriter : PipeWriter
         }
 
         _written = 0;
+        ReleaseBuffer();
+        core.Output.Kick();
+    }
+
+    private void ReleaseBuffer()
+    {
         if (_buffer.Length > 0)
         {
             ArrayPool<byte>.Shared.Return(_buffer);
             _buffer = Array.Empty<byte>();
         }
-
-        core.Output.Kick();
     }
 
     private void Ensure(int sizeHint)

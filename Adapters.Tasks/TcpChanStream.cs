@@ -18,9 +18,9 @@ public sealed class TcpChanStream : Stream
     private readonly StreamChannel _channel;
     private bool _writesCompleted; // under the session's gate, as the one below
     private bool _disposed;
+    private long _bytesWritten;
 
     internal TcpChanStream(StreamChannel channel) => _channel = channel;
-
 
     /// <summary>The channel's id.</summary>
     public uint ChannelId => _channel.ChannelId;
@@ -77,6 +77,12 @@ public sealed class TcpChanStream : Stream
 
     /// <inheritdoc />
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    /// <summary>
+    /// Bytes this stream's writes have handed to the session so far, counted as they go: a write
+    /// canceled part way has handed over some of its bytes (the pipe writer keeps the rest).
+    /// </summary>
+    internal long BytesWritten => Volatile.Read(ref _bytesWritten);
 
     /// <summary>The core channel (for tests; use under the session's gate).</summary>
     internal StreamChannel Channel => _channel;
@@ -164,6 +170,7 @@ public sealed class TcpChanStream : Stream
             }
 
             buffer = buffer.Slice(n);
+            Volatile.Write(ref _bytesWritten, _bytesWritten + n);
             if (wait is not null)
             {
                 await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
