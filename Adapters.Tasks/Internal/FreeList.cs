@@ -1,8 +1,8 @@
 namespace TcpChan.Internal;
 
 /// <summary>
-/// Items kept for reuse by a session's pool of inbox blocks (<see cref="SegmentPool"/>):
-/// up to a bound, and trimmed on the driver's timer when idle (a list unused since the last
+/// Items kept for reuse (a session's inbox blocks, <see cref="SegmentPool"/>; its input pump's
+/// wake-up batches): up to a bound, and trimmed on the driver's timer when idle (a list unused since the last
 /// tick lets half of what it keeps above a floor go). Thread-safe: items are taken under the
 /// session's gate and given back outside it, so it has a lock of its own (held for a push or a pop).
 /// </summary>

@@ -36,7 +36,8 @@ internal sealed class InputPump
     private byte[]? _buffer;
     private ValueTask<bool> _receive;
     private WakeBatch _wakes;
-    private WakeBatch? _spareWakes;
+    // Batches run on the thread pool can overlap the next passes: a few spares, so none is made per pass.
+    private readonly FreeList<WakeBatch> _spareWakes = new(max: 8, keptWhenIdle: 8, release: null);
     private bool _parsing; // under the gate: the core is parsing this pump's input
     private int _ended;
 
@@ -269,7 +270,7 @@ internal sealed class InputPump
     private WakeBatch TakeWakes()
     {
         var woken = _wakes;
-        _wakes = Interlocked.Exchange(ref _spareWakes, null) ?? new WakeBatch(_runWakes);
+        _wakes = _spareWakes.TryTake() ?? new WakeBatch(_runWakes);
         return woken;
     }
 
@@ -297,7 +298,7 @@ internal sealed class InputPump
     }
 
     [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
-    private void Recycle(WakeBatch woken) => Interlocked.CompareExchange(ref _spareWakes, woken, null);
+    private void Recycle(WakeBatch woken) => _spareWakes.Give(woken);
 
     private void End(Exception? error)
     {
