@@ -31,7 +31,7 @@ internal static class ProtocolPeer
         Func<Channel> serverChannels = o.Workload switch
         {
             "bulk" => () => new SinkChannel(o.BulkBytes, bulkDone),
-            "rpc" or "open" or "fanin" => () => new EchoChannel(),
+            "rpc" or "open" or "fanin" or "mixed" => () => new EchoChannel(),
             _ => throw new ArgumentException($"unknown workload {o.Workload}"),
         };
 
@@ -49,6 +49,7 @@ internal static class ProtocolPeer
                 "bulk" => await Bulk(o, client, bulkDone.Task).ConfigureAwait(false),
                 "rpc" => await Rpc(o, client).ConfigureAwait(false),
                 "open" => await OpenClose(o, client).ConfigureAwait(false),
+                "mixed" => await ProtocolMixed.Run(o, client).ConfigureAwait(false),
                 _ => await Fanin(o, client).ConfigureAwait(false),
             };
         }
@@ -150,7 +151,7 @@ internal static class ProtocolPeer
     }
 
     /// <summary>The client: makes the workload's channels, and fails the run if the connection ends early.</summary>
-    private sealed class ClientProtocol : TcpChanClientProtocol
+    internal sealed class ClientProtocol : TcpChanClientProtocol
     {
         private readonly TaskCompletionSource _established = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -54,7 +54,11 @@ internal sealed class TcpChanSessionHost : IStreamHost
             _server = await serverSession.ConfigureAwait(false);
         }
 
-        var server = _server;
+        ServeChannels(_server, handler, cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="handler"/> on every channel <paramref name="server"/> accepts, each in a task of its own, until the session ends.</summary>
+    public static void ServeChannels(TcpChanSession server, Func<Stream, Task> handler, CancellationToken cancellationToken) =>
         _ = Task.Run(async () =>
         {
             try
@@ -69,7 +73,6 @@ internal sealed class TcpChanSessionHost : IStreamHost
             {
             }
         }, CancellationToken.None);
-    }
 
     public async Task<Stream> OpenAsync(CancellationToken cancellationToken) =>
         await _client!.OpenChannelAsync(null, cancellationToken).ConfigureAwait(false);

@@ -21,8 +21,8 @@ internal sealed class EmulatedLink : IAsyncDisposable
         Options = options;
 
         // In-flight segments live up to BDP + buffer per direction: keep that many arrays for reuse.
-        int arrays = (int)Math.Min(1 << 20, 2 * (options.BdpBytes + options.EffectiveBufferBytes) / options.SegmentBytes + 256);
-        var pool = ArrayPool<byte>.Create(options.SegmentBytes, arrays);
+        int arrays = (int)Math.Min(1 << 20, 2 * (options.BdpBytes + options.EffectiveBufferBytes) / options.EffectiveSegmentBytes + 256);
+        var pool = ArrayPool<byte>.Create(options.EffectiveSegmentBytes, arrays);
         Up = new LinkDirection("up", options, pool);
         Down = new LinkDirection("down", options, pool);
     }

@@ -70,7 +70,7 @@ internal sealed class LinkDirection : IDisposable
             bool wasEmpty = _queue.Count == 0;
             while (!data.IsEmpty)
             {
-                int n = Math.Min(data.Length, _options.SegmentBytes);
+                int n = Math.Min(data.Length, _options.EffectiveSegmentBytes);
                 var buffer = _pool.Rent(n);
                 data[..n].CopyTo(buffer);
                 data = data[n..];

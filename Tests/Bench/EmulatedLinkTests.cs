@@ -126,7 +126,7 @@ public class EmulatedLinkTests
             Assert.Equal(options.SerializationTicks(r.Bytes), r.End - r.Start);
             Assert.Equal(options.DelayTicks, r.Due - r.End);
             Assert.True(r.Delivered >= r.Due, $"delivered {r.Due - r.Delivered} ticks early");
-            Assert.True(r.Bytes <= options.SegmentBytes);
+            Assert.True(r.Bytes <= options.EffectiveSegmentBytes);
         }
     }
 
