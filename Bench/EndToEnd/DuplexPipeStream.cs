@@ -9,18 +9,8 @@ namespace TcpChan.Bench.EndToEnd;
 /// <c>Input.ReadAsync</c> has and advances past it, a write is <c>Output.WriteAsync</c> (copy and
 /// flush), dispose completes both halves.
 /// </summary>
-internal sealed class DuplexPipeStream(IDuplexPipe pipe) : Stream
+internal sealed class DuplexPipeStream(IDuplexPipe pipe) : AsyncStream
 {
-    public override bool CanRead => true;
-
-    public override bool CanWrite => true;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         while (true)
@@ -57,26 +47,6 @@ internal sealed class DuplexPipeStream(IDuplexPipe pipe) : Stream
         await pipe.Output.CompleteAsync().ConfigureAwait(false);
         await pipe.Input.CompleteAsync().ConfigureAwait(false);
     }
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override void Flush()
-    {
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

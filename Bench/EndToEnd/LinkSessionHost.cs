@@ -50,16 +50,7 @@ internal sealed class LinkSessionHost : IStreamHost
 
     public async ValueTask DisposeAsync()
     {
-        if (_client is not null)
-        {
-            await _client.DisposeAsync().ConfigureAwait(false);
-        }
-
-        if (_server is not null)
-        {
-            await _server.DisposeAsync().ConfigureAwait(false);
-        }
-
+        await TcpChanSessionHost.DisposeSessionsAsync(_client, _server).ConfigureAwait(false);
         await _link.DisposeAsync().ConfigureAwait(false);
     }
 }

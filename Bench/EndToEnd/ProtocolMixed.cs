@@ -48,13 +48,10 @@ internal static class ProtocolMixed
     }
 
     /// <summary>The timed channel: one request at a time, each one's latency in µs.</summary>
-    private sealed class RpcChannel(int size, ProtocolPeer.ClientProtocol client) : Channel
+    private sealed class RpcChannel(int size, ProtocolPeer.ClientProtocol client) : RoundTripChannel(size)
     {
-        private readonly byte[] _request = new byte[size];
         private double[] _latencies = [];
         private TaskCompletionSource<double[]> _done = new();
-        private int _round;
-        private int _got;
         private long _sentAt;
 
         /// <summary>Runs <paramref name="n"/> round trips; the task completes with their latencies.</summary>
@@ -65,36 +62,18 @@ internal static class ProtocolMixed
             {
                 _latencies = new double[n];
                 _done = done;
-                _round = 0;
-                Send();
+                Round = 0;
+                SendTimed();
             });
             return done.Task;
         }
 
-        protected override void DataReceived(ReadOnlySpan<byte> data)
+        protected override void RoundTripped()
         {
-            if (_got == 0 && data[0] != (byte)_round)
+            _latencies[Round] = Stopwatch.GetElapsedTime(_sentAt).TotalMicroseconds;
+            if (++Round < _latencies.Length)
             {
-                _done.TrySetException(new InvalidDataException("mixed: wrong echo"));
-                return;
-            }
-
-            _got += data.Length;
-            if (_got < size)
-            {
-                return;
-            }
-
-            if (_got > size)
-            {
-                _done.TrySetException(new InvalidDataException($"mixed: {_got} bytes back for a {size}-byte request"));
-                return;
-            }
-
-            _latencies[_round] = Stopwatch.GetElapsedTime(_sentAt).TotalMicroseconds;
-            if (++_round < _latencies.Length)
-            {
-                Send();
+                SendTimed();
             }
             else
             {
@@ -102,15 +81,15 @@ internal static class ProtocolMixed
             }
         }
 
+        protected override void Failed(Exception error) => _done.TrySetException(error);
+
         protected override void OnClosed(ChannelCloseReason reason) =>
             _done.TrySetException(new IOException($"mixed: rpc channel closed ({reason})"));
 
-        private void Send()
+        private void SendTimed()
         {
-            _got = 0;
-            _request[0] = (byte)_round;
             _sentAt = Stopwatch.GetTimestamp();
-            Write(_request);
+            Send();
         }
     }
 

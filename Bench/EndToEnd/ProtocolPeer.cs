@@ -344,36 +344,13 @@ internal static class ProtocolPeer
     }
 
     /// <summary>Client, rpc: one request at a time; the next leaves from the callback that completes the answer.</summary>
-    private sealed class RpcChannel(int rounds, int size, Countdown all) : Channel
+    private sealed class RpcChannel(int rounds, int size, Countdown all) : RoundTripChannel(size)
     {
-        private readonly byte[] _request = new byte[size];
-        private int _round;
-        private int _got;
-
         public void Start() => Send();
 
-        protected override void DataReceived(ReadOnlySpan<byte> data)
+        protected override void RoundTripped()
         {
-            if (_got == 0 && data[0] != (byte)_round)
-            {
-                all.Fail(new InvalidDataException("rpc: wrong echo"));
-                return;
-            }
-
-            _got += data.Length;
-            if (_got < size)
-            {
-                return;
-            }
-
-            if (_got > size)
-            {
-                all.Fail(new InvalidDataException($"rpc: {_got} bytes back for a {size}-byte request"));
-                return;
-            }
-
-            _got = 0;
-            if (++_round < rounds)
+            if (++Round < rounds)
             {
                 Send();
             }
@@ -383,11 +360,7 @@ internal static class ProtocolPeer
             }
         }
 
-        private void Send()
-        {
-            _request[0] = (byte)_round;
-            Write(_request);
-        }
+        protected override void Failed(Exception error) => all.Fail(error);
     }
 
     /// <summary>Client, open: write one byte, read it back, close, and the worker starts the next stream.</summary>

@@ -79,21 +79,26 @@ internal sealed class TcpChanSessionHost : IStreamHost
 
     public async ValueTask DisposeAsync()
     {
-        if (_client is not null)
-        {
-            await _client.DisposeAsync().ConfigureAwait(false);
-        }
-
-        if (_server is not null)
-        {
-            await _server.DisposeAsync().ConfigureAwait(false);
-        }
-
+        await DisposeSessionsAsync(_client, _server).ConfigureAwait(false);
         if (_listener is not null)
         {
             await _listener.DisposeAsync().ConfigureAwait(false);
         }
 
         _rawListener?.Dispose();
+    }
+
+    /// <summary>Disposes both ends' sessions, the client's first (either may not have started).</summary>
+    public static async ValueTask DisposeSessionsAsync(TcpChanSession? client, TcpChanSession? server)
+    {
+        if (client is not null)
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (server is not null)
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+        }
     }
 }

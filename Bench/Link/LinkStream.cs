@@ -10,7 +10,7 @@ namespace TcpChan.Bench.Link;
 /// Writes go into the link's bottleneck toward the peer end, within the peer's receive window;
 /// reads take what the link delivered. Disposing sends a FIN behind the data already written.
 /// </summary>
-internal sealed class LinkStream : Stream
+internal sealed class LinkStream : AsyncStream
 {
     /// <summary>The most one write hands to the bottleneck at once, so a long write overshoots its buffer by at most this.</summary>
     private const int MaxPiece = 64 * 1024;
@@ -53,16 +53,6 @@ internal sealed class LinkStream : Stream
             }
         }
     }
-
-    public override bool CanRead => true;
-
-    public override bool CanWrite => true;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -123,26 +113,6 @@ internal sealed class LinkStream : Stream
             buffer = buffer[granted..];
         }
     }
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override void Flush()
-    {
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     /// <summary>Delivery thread: bytes arrived for this end (dropped once it is disposed).</summary>
     internal void Deliver(ReadOnlySpan<byte> data)
