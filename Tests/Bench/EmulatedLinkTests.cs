@@ -75,13 +75,13 @@ public class EmulatedLinkTests
             pairs.Add(await ConnectAsync(link));
         }
 
-        var payloads = pairs.Select((_, i) => Random(i, 300_000 + (i * 7919))).ToArray();
+        var payloads = pairs.Select((_, i) => Random(i, 100_000 + (i * 7919))).ToArray();
         var writes = pairs.Select((p, i) => Task.Run(async () =>
         {
             var rng = new Random(100 + i);
             for (int off = 0; off < payloads[i].Length;)
             {
-                int n = Math.Min(rng.Next(1, 40_000), payloads[i].Length - off);
+                int n = Math.Min(rng.Next(1, 20_000), payloads[i].Length - off);
                 await p.Client.WriteAsync(payloads[i].AsMemory(off, n));
                 off += n;
             }

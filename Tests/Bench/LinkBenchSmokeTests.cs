@@ -6,7 +6,7 @@ namespace TcpChan.Tests.Bench;
 
 /// <summary>
 /// Quick mode of the workloads over the emulated link (latency, long-bulk, mixed with
-/// -rtt-ms): every row, a 4 ms link, tiny sizes, must report ok. No timing is asserted.
+/// -rtt-ms): every row, a 4 ms, 1 Gbit/s link, tiny sizes, must report ok. No timing is asserted.
 /// </summary>
 public class LinkBenchSmokeTests
 {
