@@ -6,6 +6,7 @@ using TcpChan.Bench.EndToEnd;
 //   micro [BenchmarkDotNet args]   micro benchmarks of the core (e.g. micro --filter '*')
 //   quick                          every peer x workload with tiny sizes, in seconds
 //   -peer P -workload W [flags]    one loopback run with the flags of /work/shared/peers, one RESULT line
+//   -peer P -workload latency|long-bulk|mixed -rtt-ms N [-link-mbit N ...]   one run over the emulated link
 if (args.Length > 0 && args[0] == "micro")
 {
     BenchmarkSwitcher.FromAssembly(typeof(QuickMode).Assembly).Run(args[1..], TcpChan.Bench.Micro.MicroConfig.Create());
@@ -25,7 +26,7 @@ try
 catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
 {
     Console.Error.WriteLine(e.Message);
-    Console.Error.WriteLine("usage: TcpChan.Bench micro [--filter PATTERN] | quick | -peer P -workload W [-bulk-bytes N -chunk N -echo-buf N -rpc-streams N -rpc-rounds N -rpc-size N -open-total N -open-conc N -fanin-streams N -fanin-bytes N -timeout-s N]");
+    Console.Error.WriteLine("usage: TcpChan.Bench micro [--filter PATTERN] | quick | -peer P -workload W [-bulk-bytes N -chunk N -echo-buf N -rpc-streams N -rpc-rounds N -rpc-size N -open-total N -open-conc N -fanin-streams N -fanin-bytes N -mixed-bulk N -mixed-rounds N -mixed-warmup-ms N -timeout-s N] [-rtt-ms N -link-mbit N -link-buffer-kib N -latency-requests N -long-bulk-s N]");
     return 2;
 }
 

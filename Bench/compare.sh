@@ -8,13 +8,15 @@
 #                                       # beside the repository, then /work/shared/peers)
 #   RUNS=1 QUIET_WAIT_S=0 Bench/compare.sh
 #   RPC_ROUNDS=2000 OPEN_TOTAL=2000 BULK_BYTES=$((1<<28)) FANIN_STREAMS=100 RUNS=1 Bench/compare.sh  # smoke
+#   WORKLOADS=mixed RUN_TIMEOUT=300 Bench/compare.sh   # mixed only: TcpChan's rows beside yamux, smux, muxado, raw TCP
 #
 # Environment: RUNS (3), TCPCHAN_PEERS (all four TcpChan rows), OTHER_PEERS (nerdbank: rows of
 # TcpChan.Bench that are not TcpChan's, which run.sh runs only under tcpchan* names: this script
 # runs them after each run.sh, with its sizes, timeout and pause, into the same results), QUIET_LOAD (0.7: the 1-minute
 # load average to wait for), QUIET_WAIT_S (2400: how long to wait for it, polling every 60 s;
 # then it runs anyway and says so), PEERS_BUILD (run.sh's output folder, /tmp/muxpeers), and
-# every size variable run.sh takes (BULK_BYTES, RPC_ROUNDS, ...), passed through.
+# every variable run.sh takes (WORKLOADS, BULK_BYTES, RPC_ROUNDS, MIXED_ROUNDS, RUN_TIMEOUT, ...),
+# passed through. With mixed among the workloads it also prints the medians of run.sh's mixed table.
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$BENCH_DIR")
@@ -95,10 +97,14 @@ for d in "${dirs[@]}"; do
   echo "- $(sed -n 's/^host: //p' "$d/table.md")  ($d)"
 done
 echo "- $(grep '^sizes:' "${dirs[0]}/table.md")"
+grep '^mixed:' "${dirs[0]}/table.md" | sed 's/^/- /' || true
 echo
 "$PEERS_DIR/spread.sh" "${dirs[@]}"
 echo
-# Medians in run.sh's layout, then each median divided by dotnet-tcp's on the same workload.
+# Medians in run.sh's layout, then each median divided by dotnet-tcp's on the same workload
+# (only when one of those four workloads ran).
+others=$(for d in "${dirs[@]}"; do cat "$d/results.tsv"; done | awk -F'\t' '$2 != "mixed" { c++ } END { print c + 0 }')
+if [ "$others" -gt 0 ]; then
 for d in "${dirs[@]}"; do cat "$d/results.tsv"; done | awk -F'\t' '
   $3 == "ok" {
     k = $1 SUBSEP $2; if (!(k in n)) n[k] = 0; v[k, ++n[k]] = $4 + 0
@@ -128,3 +134,30 @@ for d in "${dirs[@]}"; do cat "$d/results.tsv"; done | awk -F'\t' '
     for (i = 1; i <= np; i++) { p = order[i]
       printf "| %s | %s | %s | %s | %s | %s |\n", p, ratio(p, "bulk"), ratio(p, "rpc"), ratio(p, "open"), ratio(p, "fanin"), ratio(p, "rss") }
   }'
+fi
+# mixed (WORKLOADS=mixed): medians of each column of run.sh's mixed.tsv over the runs, then the
+# p99 under bulk over dotnet-tcp's and over the row's own p99 alone.
+mixed=()
+for d in "${dirs[@]}"; do [ -s "$d/mixed.tsv" ] && mixed+=("$d/mixed.tsv"); done
+if ((${#mixed[@]})); then
+  echo
+  cat "${mixed[@]}" | awk -F'\t' -v runs="${#mixed[@]}" '
+    { if (!($1 in seen)) { seen[$1] = 1; order[++np] = $1 } }
+    $2 == "ok" { c = ++n[$1]; for (f = 3; f <= 7; f++) v[$1, f, c] = $f + 0; next }
+    { bad[$1]++ }
+    function med(p, f,   i, j, t, a, c) {
+      c = n[p]; if (!c) return ""
+      for (i = 1; i <= c; i++) a[i] = v[p, f, i]
+      for (i = 2; i <= c; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+      return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
+    }
+    function fmt(x) { return x == "" ? "—" : sprintf("%.0f", x) }
+    function div(a, b) { return (a == "" || b == "" || b == 0) ? "—" : sprintf("%.2f", a / b) }
+    END {
+      printf "mixed, medians of %d run(s) (run.sh'"'"'s mixed.tsv; µs; p99 under bulk is the value):\n\n", runs
+      print "| peer | ok runs | alone p50 µs | alone p99 µs | under bulk p50 µs | under bulk p99 µs | bulk MiB/s meanwhile | p99 under bulk / dotnet-tcp'"'"'s | p99 under bulk / alone |"
+      print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+      for (i = 1; i <= np; i++) { p = order[i]
+        printf "| %s | %d of %d | %s | %s | %s | %s | %s | %s | %s |\n", p, n[p], n[p] + bad[p], fmt(med(p, 3)), fmt(med(p, 4)), fmt(med(p, 5)), fmt(med(p, 6)), fmt(med(p, 7)), div(med(p, 6), med("dotnet-tcp", 6)), div(med(p, 6), med(p, 4)) }
+    }'
+fi

@@ -3,15 +3,16 @@ using System.Globalization;
 namespace TcpChan.Bench.EndToEnd;
 
 /// <summary>The outcome of one run, printed as the peers print it.</summary>
-public sealed record BenchResult(string Peer, string Workload, string Status, double Value, string Unit, TimeSpan Elapsed, double HwmMiB, double IdleRssMiB)
+/// <param name="Extra">More <c> name=value</c> fields after the status, each with a leading space (mixed: <c>p50_us</c>, <c>base_p50_us</c>, ...).</param>
+public sealed record BenchResult(string Peer, string Workload, string Status, double Value, string Unit, TimeSpan Elapsed, double HwmMiB, double IdleRssMiB, string Extra = "")
 {
     /// <summary>
-    /// <c>RESULT peer=... workload=... value=... unit=... elapsed_s=... hwm_mib=... idle_rss_mib=... status=...</c>,
-    /// the one line /work/shared/peers/run.sh reads.
+    /// <c>RESULT peer=... workload=... value=... unit=... elapsed_s=... hwm_mib=... idle_rss_mib=... status=...</c>
+    /// and the extra fields, the one line /work/shared/peers/run.sh reads.
     /// </summary>
     public override string ToString() => string.Create(
         CultureInfo.InvariantCulture,
-        $"RESULT peer={Peer} workload={Workload} value={Value:F1} unit={Unit} elapsed_s={Elapsed.TotalSeconds:F3} hwm_mib={HwmMiB:F1} idle_rss_mib={IdleRssMiB:F1} status={Status}");
+        $"RESULT peer={Peer} workload={Workload} value={Value:F1} unit={Unit} elapsed_s={Elapsed.TotalSeconds:F3} hwm_mib={HwmMiB:F1} idle_rss_mib={IdleRssMiB:F1} status={Status}{Extra}");
 }
 
 /// <summary>Memory figures of this process, from /proc/self/status, as the peers read them.</summary>

@@ -1,3 +1,5 @@
+using TcpChan.Bench.Link;
+
 namespace TcpChan.Bench.EndToEnd;
 
 /// <summary>Runs one (peer, workload) pair with the peers' conventions and returns its RESULT.</summary>
@@ -6,8 +8,17 @@ public static class BenchRunner
     /// <summary>The rows this program can run, TcpChan's first, then the peers it runs itself (Nerdbank.Streams, raw TCP).</summary>
     public static readonly IReadOnlyList<string> Peers = ["tcpchan", "tcpchan-sockets", "tcpchan-tasks", "tcpchan-pipelines", "nerdbank", "dotnet-tcp"];
 
-    /// <summary>The workloads of /work/shared/peers/README.md.</summary>
-    public static readonly IReadOnlyList<string> Workloads = ["bulk", "rpc", "open", "fanin"];
+    /// <summary>The workloads of /work/shared/peers/README.md (mixed runs only when named there).</summary>
+    public static readonly IReadOnlyList<string> Workloads = ["bulk", "rpc", "open", "fanin", "mixed"];
+
+    /// <summary>The workloads over the emulated link (Bench/Link): mixed with <c>-rtt-ms</c>, and two of their own.</summary>
+    public static readonly IReadOnlyList<string> LinkWorkloads = ["latency", "long-bulk", "mixed"];
+
+    /// <summary>The rows over the emulated link: a session over one link connection (plain, TLS), a link connection per stream (plain, TLS).</summary>
+    public static readonly IReadOnlyList<string> LinkPeers = ["tcpchan", "tcpchan-tls", "dotnet-tcp", "dotnet-tls"];
+
+    /// <summary>The rows that can run <paramref name="options"/>' workload where it runs (loopback or the link).</summary>
+    public static IReadOnlyList<string> PeersFor(BenchOptions options) => options.Link is null ? Peers : LinkPeers;
 
     /// <summary>
     /// Runs <paramref name="options"/>: server and client in this process over 127.0.0.1. A run
@@ -17,15 +28,16 @@ public static class BenchRunner
     public static async Task<BenchResult> RunAsync(BenchOptions options, TextWriter? errors = null)
     {
         errors ??= Console.Error;
-        if (!Peers.Contains(options.Peer) || !Workloads.Contains(options.Workload))
+        bool known = (Workloads.Contains(options.Workload) || LinkWorkloads.Contains(options.Workload)) && PeersFor(options).Contains(options.Peer);
+        if (!known || (options.RttMs is not null && options.Link is null))
         {
             // As the peers' programs: a RESULT line that says error, and why on stderr.
-            errors.WriteLine($"unknown peer {options.Peer} or workload {options.Workload}; peers: {string.Join(" ", Peers)}; workloads: {string.Join(" ", Workloads)}");
+            errors.WriteLine($"unknown peer {options.Peer} or workload {options.Workload} (-rtt-ms: {options.RttMs?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}); on loopback: peers {string.Join(" ", Peers)}, workloads {string.Join(" ", Workloads)}; over the link (-rtt-ms): peers {string.Join(" ", LinkPeers)}, workloads {string.Join(" ", LinkWorkloads)}");
             return new BenchResult(options.Peer, options.Workload, "error", 0, "-", TimeSpan.Zero, ProcStatus.PeakRss, -1);
         }
 
         using var abort = new CancellationTokenSource();
-        var context = new RunContext(options, abort.Token);
+        var context = new RunContext(options, abort.Token, errors);
         using var sampler = AllocationSampler.StartIfAsked();
         var stats = RunStats.Start();
         var run = Task.Run(() => RunPeerAsync(context));
@@ -37,7 +49,7 @@ public static class BenchRunner
             {
                 errors.WriteLine(sampler.Report());
             }
-            return new BenchResult(options.Peer, options.Workload, "ok", m.Value, m.Unit, m.Elapsed, ProcStatus.PeakRss, context.IdleRssMiB);
+            return new BenchResult(options.Peer, options.Workload, "ok", m.Value, m.Unit, m.Elapsed, ProcStatus.PeakRss, context.IdleRssMiB, m.Extra);
         }
         catch (TimeoutException)
         {
@@ -57,6 +69,11 @@ public static class BenchRunner
     {
         var o = context.Options;
         int streams = Math.Max(o.FaninStreams, Math.Max(o.RpcStreams, o.OpenConc));
+        if (o.Link is { } shape)
+        {
+            return await RunOverLinkAsync(context, shape, streams).ConfigureAwait(false);
+        }
+
         switch (o.Peer)
         {
             case "tcpchan-sockets":
@@ -76,6 +93,40 @@ public static class BenchRunner
                     using var reg = context.Cancellation.Register(() => _ = host.DisposeAsync().AsTask());
                     return await StreamWorkloads.RunAsync(host, context).ConfigureAwait(false);
                 }
+        }
+    }
+
+    private static async Task<Measurement> RunOverLinkAsync(RunContext context, LinkOptions shape, int streams)
+    {
+        var o = context.Options;
+        var link = new EmulatedLink(shape);
+        IStreamHost host = o.Peer switch
+        {
+            "tcpchan" => new LinkSessionHost(link, tls: false, streams),
+            "tcpchan-tls" => new LinkSessionHost(link, tls: true, streams),
+            "dotnet-tls" => new LinkConnectionHost(link, tls: true),
+            _ => new LinkConnectionHost(link, tls: false),
+        };
+        await using (host.ConfigureAwait(false))
+        {
+            using var reg = context.Cancellation.Register(() => _ = host.DisposeAsync().AsTask());
+            try
+            {
+                return await StreamWorkloads.RunAsync(host, context).ConfigureAwait(false);
+            }
+            finally
+            {
+                context.Log.WriteLine(link.Report());
+                if (host is LinkSessionHost { Client.SmoothedRtt: { } srtt })
+                {
+                    context.Log.WriteLine($"SESSION smoothed_rtt_ms={srtt.TotalMilliseconds:F1}");
+                }
+
+                if (BenchTls.LastProtocol is { } tls)
+                {
+                    context.Log.WriteLine($"TLS protocol={tls}");
+                }
+            }
         }
     }
 }

@@ -7,7 +7,8 @@ namespace TcpChan.Bench.EndToEnd;
 /// enough for every stream a run opens at once. For experiments (never for the reported
 /// rows), TCPCHAN_BENCH_SESSION_BUDGET_KIB and TCPCHAN_BENCH_MAX_WINDOW_KIB change the session
 /// budget and the largest auto-tuned channel window on both ends, TCPCHAN_BENCH_RECEIVE_KIB the
-/// size of the transport reads.
+/// size of the transport reads, TCPCHAN_BENCH_MAX_UNSENT_KIB the session's unsent limit
+/// (<see cref="TcpChanSessionOptions.MaxUnsentBytes"/>).
 /// </summary>
 internal static class BenchTuning
 {
@@ -15,6 +16,7 @@ internal static class BenchTuning
     {
         AcceptBacklog = Math.Max(new TcpChanSessionOptions().AcceptBacklog, acceptStreams + 64),
         ReceiveBufferSize = KiB("TCPCHAN_BENCH_RECEIVE_KIB") ?? new TcpChanSessionOptions().ReceiveBufferSize,
+        MaxUnsentBytes = KiB("TCPCHAN_BENCH_MAX_UNSENT_KIB") ?? new TcpChanSessionOptions().MaxUnsentBytes,
         Connection = Connection(),
     };
 

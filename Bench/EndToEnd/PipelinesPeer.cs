@@ -35,7 +35,7 @@ internal static class PipelinesPeer
         Func<ChannelPipe, Task> handler = o.Workload switch
         {
             "bulk" => p => BulkSink(p, o, bulkDone),
-            "rpc" or "open" or "fanin" => Echo,
+            "rpc" or "open" or "fanin" or "mixed" => Echo,
             _ => throw new ArgumentException($"unknown workload {o.Workload}"),
         };
         _ = Task.Run(async () =>
@@ -59,6 +59,7 @@ internal static class PipelinesPeer
             "bulk" => await Bulk(o, client, bulkDone.Task, ct).ConfigureAwait(false),
             "rpc" => await Rpc(o, client, ct).ConfigureAwait(false),
             "open" => await OpenClose(o, client, ct).ConfigureAwait(false),
+            "mixed" => await MixedWorkload.Run(o, async () => new DuplexPipeStream(await client.OpenPipeAsync(null, ct).ConfigureAwait(false))).ConfigureAwait(false),
             _ => await Fanin(o, client, ct).ConfigureAwait(false),
         };
     }

@@ -31,7 +31,7 @@ internal static class ProtocolPeer
         Func<Channel> serverChannels = o.Workload switch
         {
             "bulk" => () => new SinkChannel(o.BulkBytes, bulkDone),
-            "rpc" or "open" or "fanin" => () => new EchoChannel(),
+            "rpc" or "open" or "fanin" or "mixed" => () => new EchoChannel(),
             _ => throw new ArgumentException($"unknown workload {o.Workload}"),
         };
 
@@ -49,6 +49,7 @@ internal static class ProtocolPeer
                 "bulk" => await Bulk(o, client, bulkDone.Task).ConfigureAwait(false),
                 "rpc" => await Rpc(o, client).ConfigureAwait(false),
                 "open" => await OpenClose(o, client).ConfigureAwait(false),
+                "mixed" => await ProtocolMixed.Run(o, client).ConfigureAwait(false),
                 _ => await Fanin(o, client).ConfigureAwait(false),
             };
         }
@@ -150,7 +151,7 @@ internal static class ProtocolPeer
     }
 
     /// <summary>The client: makes the workload's channels, and fails the run if the connection ends early.</summary>
-    private sealed class ClientProtocol : TcpChanClientProtocol
+    internal sealed class ClientProtocol : TcpChanClientProtocol
     {
         private readonly TaskCompletionSource _established = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -214,23 +215,6 @@ internal static class ProtocolPeer
         public override void ChannelCreated(Channel channel) => ((BenchChannel)channel).Created();
 
         public override void ChannelClosed(Channel channel) => ((BenchChannel)channel).Closed(channel.CloseReason!.Value);
-    }
-
-    /// <summary>A workload's channel, told by its protocol when it opens and closes.</summary>
-    private abstract class BenchChannel : Channel
-    {
-        protected BenchChannel(bool autoConsume = true)
-            : base(autoConsume)
-        {
-        }
-
-        public virtual void Created()
-        {
-        }
-
-        public virtual void Closed(ChannelCloseReason reason)
-        {
-        }
     }
 
     /// <summary>Completes when signalled <c>count</c> times.</summary>
@@ -372,36 +356,13 @@ internal static class ProtocolPeer
     }
 
     /// <summary>Client, rpc: one request at a time; the next leaves from the callback that completes the answer.</summary>
-    private sealed class RpcChannel(int rounds, int size, Countdown all) : BenchChannel
+    private sealed class RpcChannel(int rounds, int size, Countdown all) : RoundTripChannel(size)
     {
-        private readonly byte[] _request = new byte[size];
-        private int _round;
-        private int _got;
-
         public void Start() => Send();
 
-        protected override void DataReceived(ReadOnlySpan<byte> data)
+        protected override void RoundTripped()
         {
-            if (_got == 0 && data[0] != (byte)_round)
-            {
-                all.Fail(new InvalidDataException("rpc: wrong echo"));
-                return;
-            }
-
-            _got += data.Length;
-            if (_got < size)
-            {
-                return;
-            }
-
-            if (_got > size)
-            {
-                all.Fail(new InvalidDataException($"rpc: {_got} bytes back for a {size}-byte request"));
-                return;
-            }
-
-            _got = 0;
-            if (++_round < rounds)
+            if (++Round < rounds)
             {
                 Send();
             }
@@ -411,11 +372,7 @@ internal static class ProtocolPeer
             }
         }
 
-        private void Send()
-        {
-            _request[0] = (byte)_round;
-            Write(_request);
-        }
+        protected override void Failed(Exception error) => all.Fail(error);
     }
 
     /// <summary>Client, open: write one byte, read it back, close, and the worker starts the next stream.</summary>

@@ -16,10 +16,11 @@ internal interface IStreamHost : IAsyncDisposable
 }
 
 /// <summary>
-/// The four workloads over <see cref="Stream"/>s, exactly as the peers' .NET program runs them
-/// (/work/shared/peers/dotnet/Program.cs, <c>TcpPeer</c>): the same buffers, writes, reads,
-/// checks and timers. Used by dotnet-tcp (one TCP connection per stream) and by the TcpChan
-/// session peers (one channel per stream, one TCP connection in all).
+/// The peers' workloads over <see cref="Stream"/>s, exactly as the peers' .NET program runs them
+/// (/work/shared/peers/dotnet/Program.cs, <c>TcpPeer</c> and <c>Mixed</c>): the same buffers,
+/// writes, reads, checks and timers. Used by dotnet-tcp (one TCP connection per stream) and by
+/// the TcpChan session peers (one channel per stream, one TCP connection in all), on loopback
+/// and over the emulated link, where latency and long-bulk run too.
 /// </summary>
 internal static class StreamWorkloads
 {
@@ -28,12 +29,15 @@ internal static class StreamWorkloads
         var o = context.Options;
         var ct = context.Cancellation;
         var bulkDone = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var longBulk = o.Workload == "long-bulk" ? new LongBulkWorkload(o, o.Link!, context.Log) : null;
         Func<Stream, Task> handler = o.Workload switch
         {
             "bulk" => s => BulkSink(s, o, bulkDone),
             "rpc" => s => Echo(s, o.RpcSize),
             "open" => s => Echo(s, 1),
-            "fanin" => s => Echo(s, o.EchoBuf),
+            "fanin" or "mixed" => s => Echo(s, o.EchoBuf),
+            "latency" => LatencyWorkload.Serve,
+            "long-bulk" => longBulk!.Sink,
             _ => throw new ArgumentException($"unknown workload {o.Workload}"),
         };
         await host.StartAsync(handler, ct).ConfigureAwait(false);
@@ -44,6 +48,9 @@ internal static class StreamWorkloads
             "bulk" => await Bulk(o, open, bulkDone.Task).ConfigureAwait(false),
             "rpc" => await Rpc(o, open).ConfigureAwait(false),
             "open" => await OpenClose(o, open).ConfigureAwait(false),
+            "mixed" => await MixedWorkload.Run(o, open).ConfigureAwait(false),
+            "latency" => await LatencyWorkload.Run(o, o.Link!, open).ConfigureAwait(false),
+            "long-bulk" => await longBulk!.Run(open).ConfigureAwait(false),
             _ => await Fanin(o, open).ConfigureAwait(false),
         };
     }

@@ -46,7 +46,11 @@ internal sealed class TcpChanSessionHost : IStreamHost
             _server = await serverSession.ConfigureAwait(false);
         }
 
-        var server = _server;
+        ServeChannels(_server, handler, cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="handler"/> on every channel <paramref name="server"/> accepts, each in a task of its own, until the session ends.</summary>
+    public static void ServeChannels(TcpChanSession server, Func<Stream, Task> handler, CancellationToken cancellationToken) =>
         _ = Task.Run(async () =>
         {
             try
@@ -61,26 +65,30 @@ internal sealed class TcpChanSessionHost : IStreamHost
             {
             }
         }, CancellationToken.None);
-    }
 
     public async Task<Stream> OpenAsync(CancellationToken cancellationToken) =>
         await _client!.OpenChannelAsync(null, cancellationToken).ConfigureAwait(false);
 
     public async ValueTask DisposeAsync()
     {
-        if (_client is not null)
-        {
-            await _client.DisposeAsync().ConfigureAwait(false);
-        }
-
-        if (_server is not null)
-        {
-            await _server.DisposeAsync().ConfigureAwait(false);
-        }
-
+        await DisposeSessionsAsync(_client, _server).ConfigureAwait(false);
         if (_listener is not null)
         {
             await _listener.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Disposes both ends' sessions, the client's first (either may not have started).</summary>
+    public static async ValueTask DisposeSessionsAsync(TcpChanSession? client, TcpChanSession? server)
+    {
+        if (client is not null)
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (server is not null)
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
         }
     }
 }

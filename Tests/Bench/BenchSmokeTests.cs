@@ -7,8 +7,8 @@ namespace TcpChan.Tests.Bench;
 
 /// <summary>
 /// The benchmark program's quick mode, in process: every TcpChan row and the nerdbank row
-/// (Nerdbank.Streams) on every workload with tiny sizes must finish and report ok. No timing
-/// is asserted.
+/// (Nerdbank.Streams) on every loopback workload (mixed included) with tiny sizes must finish
+/// and report ok. No timing is asserted.
 /// </summary>
 public class BenchSmokeTests
 {
@@ -34,12 +34,12 @@ public class BenchSmokeTests
         var result = await BenchRunner.RunAsync(QuickMode.Options(peer, workload), errors);
         Assert.True(result.Status == "ok", $"{result}\n{errors}");
         Assert.True(result.Value > 0, result.ToString());
-
-        // The line /work/shared/peers/run.sh reads.
-        Assert.Matches(
-            new Regex($@"^RESULT peer={Regex.Escape(peer)} workload={workload} value=[0-9.]+ unit=\S+ elapsed_s=[0-9.]+ hwm_mib=-?[0-9.]+ idle_rss_mib=-?[0-9.]+ status=ok$"),
-            result.ToString());
+        Assert.Matches(ResultLine(peer, workload), result.ToString());
     }
+
+    /// <summary>The line /work/shared/peers/run.sh reads, with the extra fields some workloads add (mixed: p50_us, ...).</summary>
+    internal static Regex ResultLine(string peer, string workload) =>
+        new($@"^RESULT peer={Regex.Escape(peer)} workload={workload} value=-?[0-9.]+ unit=\S+ elapsed_s=[0-9.]+ hwm_mib=-?[0-9.]+ idle_rss_mib=-?[0-9.]+ status=ok( [a-z0-9_]+=\S+)*$");
 
     [Fact]
     public void Flags_are_the_peers_flags()
@@ -48,14 +48,14 @@ public class BenchSmokeTests
         [
             "-peer", "tcpchan-pipelines", "-workload", "fanin", "-bulk-bytes", "268435456", "-chunk", "1024", "-echo-buf", "2048",
             "-rpc-streams", "3", "-rpc-rounds", "4", "-rpc-size", "5", "-open-total", "6", "-open-conc", "7",
-            "-fanin-streams", "8", "-fanin-bytes", "9", "-timeout-s", "10",
+            "-fanin-streams", "8", "-fanin-bytes", "9", "-timeout-s", "10", "-mixed-bulk", "11", "-mixed-rounds", "12",
         ]);
         Assert.Equal(
             new BenchOptions
             {
                 Peer = "tcpchan-pipelines", Workload = "fanin", BulkBytes = 268435456, Chunk = 1024, EchoBuf = 2048,
                 RpcStreams = 3, RpcRounds = 4, RpcSize = 5, OpenTotal = 6, OpenConc = 7, FaninStreams = 8, FaninBytes = 9,
-                Timeout = TimeSpan.FromSeconds(10),
+                Timeout = TimeSpan.FromSeconds(10), MixedBulk = 11, MixedRounds = 12,
             },
             o);
         Assert.Throws<ArgumentException>(() => BenchOptions.Parse(["-nope", "1"]));
