@@ -34,8 +34,11 @@ public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler
     /// <summary>True for the side that connected (sent the handshake request).</summary>
     public bool IsClient => Core.Connection.IsClient;
 
-    /// <summary>The protocol version in use (0 with a reference peer, 1 between two of ours).</summary>
+    /// <summary>The protocol version in use (0 with a reference peer, 1 between two of ours; 0 on yamux, its only version).</summary>
     public byte Version => Core.Connection.Version;
+
+    /// <summary>The wire protocol (<see cref="ConnectionOptions.Protocol"/> of <see cref="TcpChanSessionOptions.Connection"/>): TcpChan or yamux.</summary>
+    public WireProtocol Protocol => Core.Connection.Protocol;
 
     /// <summary>The smoothed round-trip time (version 1), or null before it was measured.</summary>
     public TimeSpan? SmoothedRtt
@@ -69,18 +72,24 @@ public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler
 
     internal SessionCore Core { get; }
 
+    /// <summary>Flow control, half-close, reset, ping and go-away: version 1 and yamux (not version 0).</summary>
+    internal bool HasFlowControl => Protocol == WireProtocol.Yamux || Version > 0;
+
     /// <summary>Blocks for the channels' inboxes.</summary>
     internal SegmentPool Segments { get; }
 
     /// <summary>Credit the channels' readers took and have not given back yet.</summary>
     internal SessionCredit Credit { get; }
 
-    /// <summary>Runs the client side over <paramref name="transport"/>: handshakes, and returns once the session is established.</summary>
+    /// <summary>
+    /// Runs the client side over <paramref name="transport"/>: handshakes, and returns once the
+    /// session is established (on yamux, which has no handshake, at once).
+    /// </summary>
     /// <exception cref="TcpChanSessionException">The handshake failed or the transport failed.</exception>
     public static Task<TcpChanSession> ConnectAsync(ITcpChanTransport transport, TcpChanSessionOptions? options = null, CancellationToken cancellationToken = default) =>
         StartAsync(new TcpChanSession(transport, options, isClient: true), cancellationToken);
 
-    /// <summary>Runs the server side over <paramref name="transport"/>: waits for the client's handshake.</summary>
+    /// <summary>Runs the server side over <paramref name="transport"/>: waits for the client's handshake (on yamux: established at once).</summary>
     /// <exception cref="TcpChanSessionException">The handshake failed or the transport failed.</exception>
     public static Task<TcpChanSession> AcceptAsync(ITcpChanTransport transport, TcpChanSessionOptions? options = null, CancellationToken cancellationToken = default) =>
         StartAsync(new TcpChanSession(transport, options, isClient: false), cancellationToken);
@@ -91,6 +100,7 @@ public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler
     /// (too many channels, or it is going away), its operations throw a
     /// <see cref="TcpChanChannelException"/> whose <see cref="TcpChanChannelException.IsRetryable"/> is true.
     /// </summary>
+    /// <exception cref="NotSupportedException">A label on a yamux session, which has no labels.</exception>
     [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public Task<TcpChanStream> OpenChannelAsync(string? label = null, CancellationToken cancellationToken = default) =>
         OpenChannelAsync(label, SendUrgency.Default, cancellationToken);
@@ -101,6 +111,7 @@ public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler
     /// urgent go first, and equal ones take turns. The rest as <see cref="OpenChannelAsync(string?, CancellationToken)"/>.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="urgency"/> is not 0 to 7.</exception>
+    /// <exception cref="NotSupportedException">A label on a yamux session, which has no labels.</exception>
     [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     public Task<TcpChanStream> OpenChannelAsync(string? label, int urgency, CancellationToken cancellationToken = default)
     {
@@ -145,7 +156,7 @@ public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler
     /// <summary>Every channel the peer opens, until the session ends (then the enumeration ends, or throws if it ended abnormally).</summary>
     public IAsyncEnumerable<TcpChanStream> AcceptChannelsAsync(CancellationToken cancellationToken = default) => _accepted.AcceptAllAsync(cancellationToken);
 
-    /// <summary>Version 1: measures a round trip to the peer.</summary>
+    /// <summary>Version 1 and yamux: measures a round trip to the peer.</summary>
     public async Task<TimeSpan> PingAsync(CancellationToken cancellationToken = default)
     {
         var reply = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -190,7 +201,7 @@ public sealed class TcpChanSession : IAsyncDisposable, ISessionHandler
         {
             if (!Core.IsEnding && Core.Connection.State == ConnectionState.Established)
             {
-                if (Core.Connection.Version > 0)
+                if (HasFlowControl)
                 {
                     Core.Connection.GoAway();
                     Core.TakeEvents();

@@ -6,7 +6,7 @@ namespace TcpChan;
 /// <summary>Settings of a session (and of a protocol's driver).</summary>
 public sealed class TcpChanSessionOptions
 {
-    /// <summary>The core's settings: magic, version, windows, budget, keepalive.</summary>
+    /// <summary>The core's settings: the protocol (TcpChan or yamux), magic, version, windows, budget, keepalive.</summary>
     public ConnectionOptions Connection { get; set; } = new();
 
     /// <summary>Where sessions log; nothing per frame above Trace. Null: no logging.</summary>

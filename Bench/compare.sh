@@ -10,7 +10,7 @@
 #   RPC_ROUNDS=2000 OPEN_TOTAL=2000 BULK_BYTES=$((1<<28)) FANIN_STREAMS=100 RUNS=1 Bench/compare.sh  # smoke
 #   WORKLOADS=mixed RUN_TIMEOUT=300 Bench/compare.sh   # mixed only: TcpChan's rows beside yamux, smux, muxado, raw TCP
 #
-# Environment: RUNS (3), TCPCHAN_PEERS (all four TcpChan rows), OTHER_PEERS (nerdbank: rows of
+# Environment: RUNS (3), TCPCHAN_PEERS (all five TcpChan rows), OTHER_PEERS (nerdbank: rows of
 # TcpChan.Bench that are not TcpChan's, which run.sh runs only under tcpchan* names: this script
 # runs them after each run.sh, with its sizes, timeout and pause, into the same results), QUIET_LOAD (0.7: the 1-minute
 # load average to wait for), QUIET_WAIT_S (2400: how long to wait for it, polling every 60 s;
@@ -32,7 +32,7 @@ RUNS=${RUNS:-3}
 QUIET_LOAD=${QUIET_LOAD:-0.7}
 QUIET_WAIT_S=${QUIET_WAIT_S:-2400}
 export PEERS_BUILD=${PEERS_BUILD:-/tmp/muxpeers}
-export TCPCHAN_PEERS=${TCPCHAN_PEERS:-"tcpchan tcpchan-sockets tcpchan-tasks tcpchan-pipelines"}
+export TCPCHAN_PEERS=${TCPCHAN_PEERS:-"tcpchan tcpchan-sockets tcpchan-tasks tcpchan-pipelines tcpchan-yamux"}
 OTHER_PEERS=${OTHER_PEERS:-"nerdbank"}
 log() { echo "[compare.sh] $*" >&2; }
 

@@ -14,7 +14,7 @@ public abstract partial class Connection
 
     private uint NextChannelId()
     {
-        if (Version == 0)
+        if (IsVersion0)
         {
             // Random ids, as the reference picks them: two sides creating at once rarely collide.
             while (true)
@@ -57,13 +57,19 @@ public abstract partial class Connection
     /// <summary>Makes the channel open and reports it (<see cref="ChannelCreated"/>).</summary>
     private void RegisterChannel(Channel channel)
     {
-        if (Version > 0)
+        if (!IsVersion0)
         {
             channel.Flow.Open(PeerSettings.InitialChannelWindow, LocalSettings.InitialChannelWindow, _now);
             if (channel.IsRemote)
             {
                 _peerOpenCount++;
             }
+        }
+
+        if (_yamux && channel.IsRemote)
+        {
+            // Yamux: accepted at once, exactly once (a Go opener counts each ACK as one open done).
+            WriteAcceptFrame(channel.ChannelId);
         }
 
         _channels.Add(channel.ChannelId, channel);
@@ -81,7 +87,7 @@ public abstract partial class Connection
         // What it had queued is dropped (a close has sent it first; a reset drops it).
         DropQueued(channel);
 
-        if (Version > 0)
+        if (!IsVersion0)
         {
             if (channel.IsRemote)
             {
@@ -90,6 +96,7 @@ public abstract partial class Connection
 
             // Whatever the application had not consumed is dropped with the channel.
             DropUnconsumed(channel);
+            ReleaseGrowth(channel);
         }
 
         channel.MarkClosed(reason, code);
@@ -107,27 +114,27 @@ public abstract partial class Connection
 
         if (State == ConnectionState.Established)
         {
-            if (Version == 0)
+            if (IsVersion0)
             {
-                WriteShortFrame(FrameType.CloseChannel, channel.ChannelId);
+                WriteEndFrame(channel.ChannelId);
             }
             else
             {
-                WriteLongFrame(FrameType.ResetChannel, channel.ChannelId, (uint)ErrorCode.Cancel);
+                WriteResetFrame(channel.ChannelId, ErrorCode.Cancel);
             }
         }
 
-        RemoveChannel(channel, ChannelCloseReason.ApplicationError, ex, Version == 0 ? null : ErrorCode.Cancel);
+        RemoveChannel(channel, ChannelCloseReason.ApplicationError, ex, IsVersion0 ? null : ErrorCode.Cancel);
     }
 
     /// <summary>A channel-level error: the peer misused one channel; reset it, the connection goes on.</summary>
     private void ChannelError(Channel channel, string message)
     {
-        WriteLongFrame(FrameType.ResetChannel, channel.ChannelId, (uint)ErrorCode.ProtocolError);
+        WriteResetFrame(channel.ChannelId, ErrorCode.ProtocolError);
         RemoveChannel(channel, ChannelCloseReason.LocalReset, new InvalidDataException(message), ErrorCode.ProtocolError);
     }
 
-    /// <summary>Version 1: a channel is done when both sides ended and everything was consumed.</summary>
+    /// <summary>Version 1 and yamux: a channel is done when both sides ended and everything was consumed.</summary>
     private void MaybeComplete(Channel channel)
     {
         if (channel.EndSent && channel.EndReceived && channel.Flow.Unconsumed == 0 && !channel.IsClosed)
@@ -143,7 +150,7 @@ public abstract partial class Connection
             return 0;
         }
 
-        if (Version == 0)
+        if (IsVersion0)
         {
             return long.MaxValue;
         }
@@ -157,7 +164,7 @@ public abstract partial class Connection
     {
         CheckWritable(channel);
 
-        if (Version == 0)
+        if (IsVersion0)
         {
             // Version 0 keeps the reference's behaviour: everything goes out at once, in call order.
             WritePayloadFrames(channel.ChannelId, data);
@@ -221,7 +228,7 @@ public abstract partial class Connection
     internal int WriteReferenced(Channel channel, ReadOnlyMemory<byte> data, IReferencedWrite owner)
     {
         CheckWritable(channel);
-        if (_outputAsEvents || Version == 0 || _directChannel is not null || channel.Flow.HasQueued || !_scheduler.IsEmpty)
+        if (_outputAsEvents || IsVersion0 || _directChannel is not null || channel.Flow.HasQueued || !_scheduler.IsEmpty)
         {
             return 0;
         }
@@ -233,7 +240,7 @@ public abstract partial class Connection
         }
 
         var transmit = OutputTransmit();
-        transmit.Advance(FrameWriter.WriteChannelPayloadHeader(transmit.GetSpan(FrameWriter.PayloadHeaderLength), Version, channel.ChannelId, n));
+        transmit.Advance(_encoder.WriteDataHeader(transmit.GetSpan(_encoder.DataHeaderLength), channel.ChannelId, n));
         transmit.AddReference(data.Slice(0, n), owner);
         SpendCredit(channel, n);
         _directChannel = channel;
@@ -242,7 +249,7 @@ public abstract partial class Connection
 
     internal void CompleteWrites(Channel channel)
     {
-        if (Version == 0)
+        if (IsVersion0)
         {
             CloseChannelCore(channel);
             return;
@@ -264,14 +271,14 @@ public abstract partial class Connection
             return;
         }
 
-        if (Version == 0)
+        if (IsVersion0)
         {
-            WriteShortFrame(FrameType.CloseChannel, channel.ChannelId);
+            WriteEndFrame(channel.ChannelId);
             RemoveChannel(channel, ChannelCloseReason.LocalClose, null, null);
             return;
         }
 
-        // Version 1: end our side, stop reading, and finish when the peer ends too. What was
+        // Version 1 and yamux: end our side, stop reading, and finish when the peer ends too. What was
         // held unread is dropped, and its credit goes back so the peer can finish sending.
         channel.ReadsClosed = true;
         int held = (int)channel.Flow.Unconsumed;
@@ -286,20 +293,20 @@ public abstract partial class Connection
 
     internal void AbortChannel(Channel channel, ErrorCode code)
     {
-        if (Version == 0)
+        if (IsVersion0)
         {
             CloseChannelCore(channel);
             return;
         }
 
-        WriteLongFrame(FrameType.ResetChannel, channel.ChannelId, (uint)code);
+        WriteResetFrame(channel.ChannelId, code);
         RemoveChannel(channel, ChannelCloseReason.LocalReset, null, code);
     }
 
     [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     internal void Consume(Channel channel, int count)
     {
-        if (Version == 0 || channel.ReadsClosed)
+        if (IsVersion0 || channel.ReadsClosed)
         {
             // Version 0 has no credit to give back; after Close() what was held was already
             // dropped and credited: either way there is nothing to do.

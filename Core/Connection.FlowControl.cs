@@ -1,5 +1,5 @@
 using TcpChan.Core.Flow;
-using TcpChan.Core.Frames;
+using TcpChan.Core.Yamux;
 
 namespace TcpChan.Core;
 
@@ -7,6 +7,8 @@ namespace TcpChan.Core;
 // budget; credit goes back only for consumed bytes, in batches. Sending: a channel spends
 // its own credit and the session's; what it cannot send waits in its queue. The state is in
 // Flow/ (ChannelFlow per channel, SessionFlow here); this file decides when frames go.
+// Yamux has the channels' windows only: no session window either way, so the budget bounds
+// what windows grow by instead (_grownBytes).
 public abstract partial class Connection
 {
     private readonly Queue<Channel> _sessionBlocked = new();
@@ -17,18 +19,38 @@ public abstract partial class Connection
     private SessionFlow _session;
     private long _queuedTotal;        // bytes in the channels' send queues, all together
     private Channel? _directChannel;  // the channel whose write went straight out since the output was last taken
+    private long _grownBytes;         // yamux: what the open channels' windows grew above their initial size, together
 
-    /// <summary>Version 1: bytes received and held for the application, all channels together (never above the session budget).</summary>
+    /// <summary>
+    /// Version 1: bytes received and held for the application, all channels together (never
+    /// above the session budget). Yamux: never above the initial window times the open
+    /// channels plus the budget (docs/PROTOCOL.md, "Yamux").
+    /// </summary>
     public long BufferedBytes => _session.Buffered;
 
-    /// <summary>Version 1: send credit the peer has given for the whole session and no channel's queued bytes have spoken for yet.</summary>
-    public long SessionSendCredit => Math.Max(0, _session.SendCredit - _queuedTotal);
+    /// <summary>
+    /// Version 1: send credit the peer has given for the whole session and no channel's queued
+    /// bytes have spoken for yet. Yamux, which has no session window: <see cref="long.MaxValue"/>.
+    /// </summary>
+    public long SessionSendCredit => _yamux ? long.MaxValue : Math.Max(0, _session.SendCredit - _queuedTotal);
 
     private long SessionBudget => LocalSettings.InitialSessionWindow;
+
+    /// <summary>Yamux: what a stream's window starts with above the protocol's 256 KiB, granted on its open or accept (0 by default).</summary>
+    private uint InitialWindowGrowth => _yamux ? (uint)(LocalSettings.InitialChannelWindow - YamuxProtocol.InitialStreamWindow) : 0;
 
     private void StartVersion1Flow()
     {
         _nextLocalId = IsClient ? 1u : 2u;
+        if (_yamux)
+        {
+            // Streams start at 256 KiB both ways; this side's data frames are its own choice.
+            PeerSettings.InitialChannelWindow = (int)YamuxProtocol.InitialStreamWindow;
+            PeerSettings.MaxFramePayload = LocalSettings.MaxFramePayload;
+            _session.Open(long.MaxValue, long.MaxValue);
+            return;
+        }
+
         _session.Open(PeerSettings.InitialSessionWindow, SessionBudget);
     }
 
@@ -108,7 +130,7 @@ public abstract partial class Connection
 
             int maxFrame = PeerSettings.MaxFramePayload;
             long turn = Math.Min(Math.Min(flow.QueuedBytes, credit), _scheduler.IsAlone(channel) ? maxFrame : Math.Min(maxFrame, _options.SendQuantum));
-            long room = budget - FrameWriter.PayloadHeaderLength;
+            long room = budget - _encoder.DataHeaderLength;
             if (turn > room && transmit.Length > 0)
             {
                 return; // a whole turn next time rather than part of one now (turns stay equal)
@@ -121,7 +143,7 @@ public abstract partial class Connection
             queue.Dequeue(n);
             _queuedTotal -= n;
             SpendCredit(channel, n);
-            budget -= FrameWriter.PayloadHeaderLength + n;
+            budget -= _encoder.DataHeaderLength + n;
             if (flow.HasQueued)
             {
                 _scheduler.Rotate(channel);
@@ -166,7 +188,7 @@ public abstract partial class Connection
         if (!channel.EndSent)
         {
             channel.EndSent = true;
-            WriteShortFrame(FrameType.CloseChannel, channel.ChannelId);
+            WriteEndFrame(channel.ChannelId);
             MaybeComplete(channel);
         }
     }
@@ -245,7 +267,7 @@ public abstract partial class Connection
         if (!channel.IsClosed && !channel.EndReceived && State == ConnectionState.Established && channel.Flow.OweCredit(count))
         {
             long increment = channel.Flow.TakeCredit(WindowGrowth(channel), _now);
-            WriteLongFrame(FrameType.WindowUpdate, channel.ChannelId, (uint)increment);
+            WriteWindowUpdateFrame(channel.ChannelId, increment);
         }
 
         FlushSessionCredit();
@@ -259,21 +281,47 @@ public abstract partial class Connection
             return 0;
         }
 
-        return channel.Flow.Growth(rtt, _now, Math.Min(_options.MaxChannelWindow, SessionBudget));
+        return Grow(channel.Flow.Growth(rtt, _now, Math.Min(_options.MaxChannelWindow, SessionBudget)));
     }
 
     internal void ExtendWindow(Channel channel, int additionalBytes)
     {
-        if (Version == 0 || additionalBytes <= 0 || channel.IsClosed || channel.EndReceived || channel.ReadsClosed)
+        if (IsVersion0 || additionalBytes <= 0 || channel.IsClosed || channel.EndReceived || channel.ReadsClosed)
         {
             return;
         }
 
         // A channel's window never exceeds the session budget, which bounds what is buffered anyway.
-        long extra = channel.Flow.Extend(additionalBytes, SessionBudget);
+        long extra = channel.Flow.Extend(Grow(Math.Min(additionalBytes, SessionBudget - channel.Flow.ReceiveWindow)), SessionBudget);
         if (extra > 0)
         {
-            WriteLongFrame(FrameType.WindowUpdate, channel.ChannelId, (uint)extra);
+            WriteWindowUpdateFrame(channel.ChannelId, extra);
+        }
+    }
+
+    /// <summary>
+    /// Yamux: growth of a window comes out of the budget, until the channel closes
+    /// (<see cref="ReleaseGrowth"/>): returns how much of <paramref name="wanted"/> the budget
+    /// has left. Version 1, whose session window bounds everything already: all of it.
+    /// </summary>
+    private long Grow(long wanted)
+    {
+        if (!_yamux || wanted <= 0)
+        {
+            return wanted;
+        }
+
+        long granted = Math.Min(wanted, SessionBudget - _grownBytes);
+        _grownBytes += granted;
+        return granted;
+    }
+
+    /// <summary>Yamux: a closed channel's growth goes back to the budget.</summary>
+    private void ReleaseGrowth(Channel channel)
+    {
+        if (_yamux)
+        {
+            _grownBytes -= channel.Flow.ReceiveWindow - LocalSettings.InitialChannelWindow;
         }
     }
 
@@ -304,9 +352,16 @@ public abstract partial class Connection
 
     private void FlushSessionCredit()
     {
+        if (_yamux)
+        {
+            // No session window: nothing to give back.
+            _session.PendingCredit = 0;
+            return;
+        }
+
         if (State == ConnectionState.Established && _session.CreditDue(SessionBudget))
         {
-            WriteLongFrame(FrameType.WindowUpdate, 0, (uint)_session.TakeCredit());
+            WriteWindowUpdateFrame(0, _session.TakeCredit());
         }
     }
 }

@@ -53,9 +53,7 @@ public abstract partial class Connection
             _headerLength = 0;
         }
 
-        _lastReceivedAt = _now;
-        _keepAlivePingOutstanding = false;
-        FramesReceived++;
+        FrameArrived();
         if (status == FrameReadStatus.UnknownType)
         {
             if (State == ConnectionState.Handshaking)
@@ -72,6 +70,14 @@ public abstract partial class Connection
 
         HandleHeader(header, raw.Slice(0, header.Length));
         return data.Slice(consumed);
+    }
+
+    /// <summary>A frame's header is in: the peer is alive (keepalive), and one more frame is counted.</summary>
+    private void FrameArrived()
+    {
+        _lastReceivedAt = _now;
+        _keepAlivePingOutstanding = false;
+        FramesReceived++;
     }
 
     [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
@@ -164,8 +170,8 @@ public abstract partial class Connection
     private protected void HandshakeSucceeded()
     {
         State = ConnectionState.Established;
-        Enqueue(new HandshakeSuccess(Version));
-        if (Version > 0)
+        Enqueue(new HandshakeSuccess(Version, Protocol));
+        if (!IsVersion0)
         {
             // A first round trip, so that window tuning has a measure from the start.
             SendPing(userOpaque: null);
@@ -201,7 +207,7 @@ public abstract partial class Connection
             else
             {
                 // The factory threw: the channel never opened here, so tell the peer it is closed.
-                WriteShortFrame(FrameType.CloseChannel, id);
+                WriteEndFrame(id);
             }
 
             return;
@@ -220,28 +226,31 @@ public abstract partial class Connection
         }
 
         _highestPeerId = id;
+        AcceptOpen(id, raw.Slice(FrameHeader.LabelOffset));
+    }
+
+    /// <summary>
+    /// Version 1 and yamux: the peer's open of a new id: the channel, or a refusal (retryable,
+    /// since nothing was processed) past the channel limit, after this side's go-away, or when
+    /// the factory fails.
+    /// </summary>
+    private Channel? AcceptOpen(uint id, ReadOnlySpan<byte> labelBytes)
+    {
         if (_goAwaySent || _peerOpenCount >= LocalSettings.MaxConcurrentChannels)
         {
-            // Refused before anything was processed: the opener may retry it.
-            WriteLongFrame(FrameType.ResetChannel, id, (uint)ErrorCode.Refused);
-            return;
+            WriteResetFrame(id, ErrorCode.Refused);
+            return null;
         }
 
-        string? label = null;
-        var labelBytes = raw.Slice(FrameHeader.LabelOffset);
-        if (!labelBytes.IsEmpty)
+        string? label = labelBytes.IsEmpty ? null : DecodeLabel(labelBytes);
+        if (MakeChannel(id, isRemote: true, label) is not { } channel)
         {
-            label = DecodeLabel(labelBytes);
+            WriteResetFrame(id, ErrorCode.Refused);
+            return null;
         }
 
-        if (MakeChannel(id, isRemote: true, label) is { } channel)
-        {
-            RegisterChannel(channel);
-        }
-        else
-        {
-            WriteLongFrame(FrameType.ResetChannel, id, (uint)ErrorCode.Refused);
-        }
+        RegisterChannel(channel);
+        return channel;
     }
 
     private static string DecodeLabel(ReadOnlySpan<byte> bytes)
@@ -266,11 +275,15 @@ public abstract partial class Connection
             return;
         }
 
-        if (!TryGetChannelV1(id, "end of data", out var channel) || channel is null)
+        if (TryGetChannelV1(id, "end of data", out var channel) && channel is not null)
         {
-            return;
+            HandleEndOfData(channel);
         }
+    }
 
+    /// <summary>Version 1 and yamux: the peer ended its data on an open channel.</summary>
+    private void HandleEndOfData(Channel channel)
+    {
         if (channel.EndReceived)
         {
             ChannelError(channel, "A second end of data.");
@@ -320,18 +333,30 @@ public abstract partial class Connection
             return;
         }
 
-        if (!TryGetChannelV1(id, "payload", out var channel))
+        if (TryGetChannelV1(id, "payload", out var channel))
         {
-            return;
+            _session.ReceiveRemaining -= length;
+            TakePayload(id, channel, length);
         }
+    }
 
+    /// <summary>
+    /// Version 1 and yamux: a payload of <paramref name="length"/> bytes for the channel, checked
+    /// against its window, goes to it as it arrives; or, for a channel that is not open (null) or
+    /// stopped reading, is dropped and its credit given back.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
+    private void TakePayload(uint id, Channel? channel, int length)
+    {
+        _payloadChannelId = id;
+        _payloadRemaining = length;
+        _payloadChannel = null;
         if (channel is not null && length > channel.Flow.ReceiveRemaining)
         {
             Fail(ErrorCode.FlowControlError, $"{length} bytes on channel {id} with {channel.Flow.ReceiveRemaining} bytes of credit.");
             return;
         }
 
-        _session.ReceiveRemaining -= length;
         if (channel is not null && channel.EndReceived)
         {
             ChannelError(channel, "Data after end of data.");
@@ -371,7 +396,7 @@ public abstract partial class Connection
             {
                 // Closed (or reads closed) by its own callback while this frame was arriving.
                 _payloadChannel = null;
-                if (Version > 0)
+                if (!IsVersion0)
                 {
                     DropReceived(channel, count + _payloadRemaining);
                 }
@@ -382,7 +407,7 @@ public abstract partial class Connection
             {
                 // A manual-consume channel holds the bytes from the moment it sees them, so it
                 // may consume them inside the callback already.
-                bool manual = Version > 0 && !channel.AutoConsume;
+                bool manual = !IsVersion0 && !channel.AutoConsume;
                 if (manual)
                 {
                     channel.Flow.Unconsumed += count;
@@ -406,7 +431,7 @@ public abstract partial class Connection
                     ChannelCallbackFailed(channel, ex);
                 }
 
-                if (Version > 0 && !manual)
+                if (!IsVersion0 && !manual)
                 {
                     Credit(channel, count);
                 }
@@ -416,6 +441,15 @@ public abstract partial class Connection
         if (_payloadRemaining == 0)
         {
             _payloadChannel = null;
+            if (_endAfterPayload)
+            {
+                // Yamux: a FIN on this data frame ends the channel's data after its payload.
+                _endAfterPayload = false;
+                if (GetChannel(_payloadChannelId) is { } ended)
+                {
+                    HandleEndOfData(ended);
+                }
+            }
         }
 
         return data.Slice(count);
@@ -441,14 +475,18 @@ public abstract partial class Connection
             return;
         }
 
-        if (!TryGetChannelV1(id, "window update", out var channel) || channel is null)
+        if (TryGetChannelV1(id, "window update", out var channel) && channel is not null)
         {
-            return;
+            AddCredit(channel, increment, int.MaxValue, "2^31-1");
         }
+    }
 
-        if (!channel.Flow.AddSendCredit(increment))
+    /// <summary>Version 1 and yamux: the peer's credit for a channel, at most <paramref name="limit"/> in all.</summary>
+    private void AddCredit(Channel channel, uint increment, long limit, string limitText)
+    {
+        if (!channel.Flow.AddSendCredit(increment, limit))
         {
-            Fail(ErrorCode.FlowControlError, $"Credit of channel {id} above 2^31-1.");
+            Fail(ErrorCode.FlowControlError, $"Credit of channel {channel.ChannelId} above {limitText}.");
             return;
         }
 
@@ -506,5 +544,6 @@ public abstract partial class Connection
         _headerLength = 0;
         _payloadRemaining = 0;
         _payloadChannel = null;
+        _endAfterPayload = false;
     }
 }

@@ -140,17 +140,6 @@ public abstract partial class Connection
         transmit.Advance(FrameWriter.ShortFrameLength);
     }
 
-    private void WriteLongFrame(FrameType type, uint value, uint argument)
-    {
-        var transmit = OutputTransmit();
-        var span = transmit.GetSpan(FrameWriter.LongFrameLength);
-        span[0] = Version;
-        span[1] = (byte)type;
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(span.Slice(2), value);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(span.Slice(6), argument);
-        transmit.Advance(FrameWriter.LongFrameLength);
-    }
-
     /// <summary>Version 0: all of <paramref name="data"/>, in frames of at most 65,535 bytes.</summary>
     private void WritePayloadFrames(uint channelId, ReadOnlySpan<byte> data)
     {
@@ -166,8 +155,10 @@ public abstract partial class Connection
     private void WritePayloadFrame(uint channelId, ReadOnlySpan<byte> payload)
     {
         var transmit = OutputTransmit();
-        var span = transmit.GetSpan(FrameWriter.PayloadHeaderLength + payload.Length);
-        transmit.Advance(FrameWriter.WriteChannelPayload(span, Version, channelId, payload));
+        var span = transmit.GetSpan(_encoder.DataHeaderLength + payload.Length);
+        int header = _encoder.WriteDataHeader(span, channelId, payload.Length);
+        payload.CopyTo(span.Slice(header));
+        transmit.Advance(header + payload.Length);
     }
 
     /// <summary>One payload frame of the first <paramref name="count"/> bytes of a channel's queue (which keeps them).</summary>
@@ -175,8 +166,8 @@ public abstract partial class Connection
     private void WriteQueuedFrame(uint channelId, Flow.ByteQueue queue, int count)
     {
         var transmit = OutputTransmit();
-        var span = transmit.GetSpan(FrameWriter.PayloadHeaderLength + count);
-        int header = FrameWriter.WriteChannelPayloadHeader(span, Version, channelId, count);
+        var span = transmit.GetSpan(_encoder.DataHeaderLength + count);
+        int header = _encoder.WriteDataHeader(span, channelId, count);
         queue.CopyTo(span.Slice(header, count));
         transmit.Advance(header + count);
     }
@@ -192,13 +183,13 @@ public abstract partial class Connection
         return labelLength;
     }
 
+    /// <summary>Opens a channel (the label checked by <see cref="CreateChannel"/>; version 0 sends none).</summary>
     private void WriteOpen(uint channelId, string? label)
     {
-        int labelLength = ValidateLabel(label);
         var transmit = OutputTransmit();
-        var span = transmit.GetSpan(FrameWriter.OpenFrameLength(labelLength));
-        byte[] labelBytes = label is null ? Array.Empty<byte>() : Encoding.UTF8.GetBytes(label);
-        transmit.Advance(FrameWriter.WriteOpenChannel(span, Version, channelId, labelBytes));
+        var span = transmit.GetSpan(FrameEncoder.MaxControlFrameLength);
+        byte[] labelBytes = label is null || IsVersion0 ? Array.Empty<byte>() : Encoding.UTF8.GetBytes(label);
+        transmit.Advance(_encoder.WriteOpen(span, channelId, labelBytes, InitialWindowGrowth));
     }
 
     private void WriteSettings()
@@ -216,13 +207,13 @@ public abstract partial class Connection
     private void WritePing(bool ack, ulong opaque)
     {
         var transmit = OutputTransmit();
-        var span = transmit.GetSpan(FrameWriter.PingFrameLength);
-        transmit.Advance(FrameWriter.WritePing(span, Version, ack, opaque));
+        transmit.Advance(_encoder.WritePing(transmit.GetSpan(FrameEncoder.MaxControlFrameLength), ack, opaque));
     }
 
     private void SendGoAway(ErrorCode code)
     {
         _goAwaySent = true;
-        WriteLongFrame(FrameType.GoAway, _highestPeerId, (uint)code);
+        var transmit = OutputTransmit();
+        transmit.Advance(_encoder.WriteGoAway(transmit.GetSpan(FrameEncoder.MaxControlFrameLength), _highestPeerId, code));
     }
 }

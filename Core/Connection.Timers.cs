@@ -34,7 +34,7 @@ public abstract partial class Connection
                 return _replyDeadline is { } reply && (_handshakeDeadline is not { } whole || reply < whole) ? reply : _handshakeDeadline;
             }
 
-            if (State != ConnectionState.Established || Version == 0)
+            if (State != ConnectionState.Established || IsVersion0)
             {
                 return null;
             }
@@ -73,7 +73,7 @@ public abstract partial class Connection
             return;
         }
 
-        if (State != ConnectionState.Established || Version == 0)
+        if (State != ConnectionState.Established || IsVersion0)
         {
             return;
         }
@@ -106,12 +106,19 @@ public abstract partial class Connection
     private protected void StopReplyTimer() => _replyDeadline = null;
 
     /// <summary>
-    /// Version 1: sends a ping carrying <paramref name="opaque"/>; its answer arrives as
-    /// <see cref="PingAcknowledged"/> with the round-trip time.
+    /// Version 1 and yamux: sends a ping carrying <paramref name="opaque"/> (on yamux at most
+    /// 2^32 - 1, its ping's size); its answer arrives as <see cref="PingAcknowledged"/> with the
+    /// round-trip time.
     /// </summary>
     /// <exception cref="InvalidOperationException">Version 0, not established, or 64 pings already unanswered.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Yamux: <paramref name="opaque"/> above 2^32 - 1.</exception>
     public void Ping(ulong opaque = 0)
     {
+        if (_yamux && opaque > uint.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(opaque), opaque, "A yamux ping carries a u32.");
+        }
+
         RequireEstablished();
         RequireVersion1(nameof(Ping));
         int outstanding = 0;
@@ -130,8 +137,9 @@ public abstract partial class Connection
 
     private void SendPing(ulong? userOpaque)
     {
-        // The connection's own pings are told apart from the application's by the list, not the value.
-        ulong opaque = userOpaque ?? (0x7463_0000_0000_0000UL | ++_internalPingCount);
+        // The connection's own pings are told apart from the application's by the list, not the
+        // value ("tc" in the high bits only to be recognisable; yamux's pings are 32 bits).
+        ulong opaque = userOpaque ?? (_yamux ? 0x7463_0000U | (++_internalPingCount & 0xFFFF) : 0x7463_0000_0000_0000UL | ++_internalPingCount);
         if (_pings.Count >= 2 * MaxUserPings)
         {
             _pings.RemoveAt(0);

@@ -1,4 +1,5 @@
 using TcpChan.Core.Frames;
+using TcpChan.Core.Yamux;
 
 namespace TcpChan.Core;
 
@@ -22,16 +23,21 @@ public abstract partial class Connection
     private readonly ConnectionOptions _options;
     private readonly Dictionary<uint, Channel> _channels = new();
     private readonly Queue<ConnectionEvent> _events = new();
+    private readonly bool _yamux;
 
     private bool _inDataReceived;
+    private byte _version;
 
     private protected Connection(Func<ChannelOpenInfo, Channel> channelFactory, ConnectionOptions? options)
     {
         _channelFactory = channelFactory ?? throw new ArgumentNullException(nameof(channelFactory));
         _options = options ?? new ConnectionOptions();
         _options.Validate();
+        Protocol = _options.Protocol;
+        _yamux = Protocol == WireProtocol.Yamux;
+        _encoder = _yamux ? YamuxFrameEncoder.Instance : TcpChanFrameEncoder.Version0;
         HandshakeMagic = _options.HandshakeMagic;
-        MaxVersion = _options.MaxVersion;
+        MaxVersion = _yamux ? YamuxProtocol.Version : _options.MaxVersion;
         _random = _options.Random ?? new Random();
         LocalSettings = new Settings
         {
@@ -42,13 +48,24 @@ public abstract partial class Connection
         };
     }
 
+    /// <summary>The wire protocol (<see cref="ConnectionOptions.Protocol"/>): TcpChan, or yamux.</summary>
+    public WireProtocol Protocol { get; }
+
     /// <summary>Where the connection is in its life.</summary>
     public ConnectionState State { get; private protected set; }
 
-    /// <summary>The protocol version in use; meaningful once the handshake succeeded.</summary>
-    public byte Version { get; private protected set; }
+    /// <summary>The protocol version in use; meaningful once the handshake succeeded. Yamux: 0, its only version.</summary>
+    public byte Version
+    {
+        get => _version;
+        private protected set
+        {
+            _version = value;
+            _encoder = TcpChanFrameEncoder.For(value);
+        }
+    }
 
-    /// <summary>The newest version this side offers or accepts (<see cref="ConnectionOptions.MaxVersion"/>).</summary>
+    /// <summary>The newest version this side offers or accepts (<see cref="ConnectionOptions.MaxVersion"/>; 0 on yamux).</summary>
     public byte MaxVersion { get; }
 
     /// <summary>The magic this side sends and expects.</summary>
@@ -69,10 +86,14 @@ public abstract partial class Connection
     /// <summary>True when events are waiting to be taken.</summary>
     public bool HasEvents => _events.Count > 0;
 
-    /// <summary>Version 1: the settings this side announced.</summary>
+    /// <summary>Version 1: the settings this side announced. Yamux announces none: these are the options they came from.</summary>
     public Settings LocalSettings { get; }
 
-    /// <summary>Version 1: the settings the peer announced (defaults until they arrive).</summary>
+    /// <summary>
+    /// Version 1: the settings the peer announced (defaults until they arrive). Yamux: the
+    /// protocol's fixed initial window of 256 KiB, and as <see cref="Settings.MaxFramePayload"/>
+    /// the largest data frame this side sends.
+    /// </summary>
     public Settings PeerSettings { get; } = new();
 
     /// <summary>The open channel with this id, or null.</summary>
@@ -107,7 +128,8 @@ public abstract partial class Connection
 
     /// <summary>
     /// Tells the connection that the transport is up. A client queues its handshake
-    /// request; a server starts waiting for one. Call once, before anything else.
+    /// request; a server starts waiting for one. Yamux has no handshake: the connection is
+    /// established here (<see cref="HandshakeSuccess"/>). Call once, before anything else.
     /// </summary>
     public void ConnectionEstablished() => ConnectionEstablished(_now);
 
@@ -120,9 +142,16 @@ public abstract partial class Connection
         }
 
         AdvanceTime(now);
+        _lastReceivedAt = _now;
+        if (_yamux)
+        {
+            StartVersion1Flow();
+            HandshakeSucceeded();
+            return;
+        }
+
         State = ConnectionState.Handshaking;
         _handshakeDeadline = _options.HandshakeTimeout is { } timeout ? _now + timeout : null;
-        _lastReceivedAt = _now;
         OnConnectionEstablished();
     }
 
@@ -166,7 +195,7 @@ public abstract partial class Connection
             AdvanceTime(now);
             while (!data.IsEmpty && IsReading)
             {
-                data = _payloadRemaining > 0 ? ReadPayload(data) : ReadHeader(data);
+                data = _payloadRemaining > 0 ? ReadPayload(data) : _yamux ? ReadYamuxHeader(data) : ReadHeader(data);
             }
         }
         finally
@@ -179,18 +208,24 @@ public abstract partial class Connection
     /// <summary>
     /// Creates a channel: picks a free id, tells the peer, and returns the factory's channel.
     /// Version 1 sends <paramref name="label"/> (UTF-8, at most 255 bytes) with the open;
-    /// version 0 cannot carry one and ignores it.
+    /// version 0 cannot carry one and ignores it; yamux cannot carry one and refuses it.
     /// </summary>
     /// <exception cref="InvalidOperationException">The handshake has not succeeded, the connection is closed or going away, or ids are exhausted.</exception>
+    /// <exception cref="NotSupportedException">A label on a yamux connection, which has no labels; nothing is sent.</exception>
     public Channel CreateChannel(string? label = null)
     {
+        if (_yamux && label is not null)
+        {
+            throw new NotSupportedException("Yamux streams have no labels: create the channel without one.");
+        }
+
         RequireEstablished();
         if (_goAwaySent || _goAwayReceived)
         {
             throw new InvalidOperationException("The connection is going away: no new channels.");
         }
 
-        if (Version > 0)
+        if (!IsVersion0)
         {
             ValidateLabel(label);
         }
@@ -198,17 +233,9 @@ public abstract partial class Connection
         uint id = NextChannelId();
 
         // The factory runs first: if it throws, the peer never hears of the channel.
-        var channel = MakeChannel(id, isRemote: false, Version == 0 ? null : label)
+        var channel = MakeChannel(id, isRemote: false, IsVersion0 ? null : label)
             ?? throw new InvalidOperationException("The channel factory threw; see the ChannelClosed event.");
-        if (Version == 0)
-        {
-            WriteShortFrame(FrameType.CreateChannel, id);
-        }
-        else
-        {
-            WriteOpen(id, label);
-        }
-
+        WriteOpen(id, label);
         RegisterChannel(channel);
         return channel;
     }
@@ -228,7 +255,9 @@ public abstract partial class Connection
     /// <summary>
     /// Version 1: starts a graceful shutdown. Tells the peer the last channel it opened that
     /// this side processes; channels it opens after that are refused; open channels go on
-    /// until they finish. No new channels can be created here either. Idempotent.
+    /// until they finish. No new channels can be created here either. Idempotent. Yamux: the
+    /// same, without a last channel; a code other than <see cref="ErrorCode.NoError"/> makes a
+    /// Go peer close the connection at once.
     /// </summary>
     public void GoAway(ErrorCode code = ErrorCode.NoError)
     {
@@ -265,7 +294,7 @@ public abstract partial class Connection
             Fill(OpenTransmit(), long.MaxValue);
         }
 
-        if (tellPeer && Version > 0 && !_goAwaySent)
+        if (tellPeer && !IsVersion0 && !_goAwaySent)
         {
             SendGoAway(ErrorCode.NoError);
         }
@@ -273,9 +302,9 @@ public abstract partial class Connection
         State = ConnectionState.Closed;
         foreach (var channel in SnapshotChannels())
         {
-            if (tellPeer && Version == 0)
+            if (tellPeer && IsVersion0)
             {
-                WriteShortFrame(FrameType.CloseChannel, channel.ChannelId);
+                WriteEndFrame(channel.ChannelId);
             }
 
             RemoveChannel(channel, ChannelCloseReason.ConnectionClosed, null, null);
@@ -314,6 +343,9 @@ public abstract partial class Connection
 
     private bool IsReading => State is ConnectionState.Handshaking or ConnectionState.Established;
 
+    /// <summary>TcpChan version 0: no flow control, half-close, reset, ping or go-away. Version 1 and yamux have them all.</summary>
+    private bool IsVersion0 => _version == 0 && !_yamux;
+
     private void RequireEstablished()
     {
         if (State != ConnectionState.Established)
@@ -324,7 +356,7 @@ public abstract partial class Connection
 
     private void RequireVersion1(string what)
     {
-        if (Version == 0)
+        if (IsVersion0)
         {
             throw new InvalidOperationException($"{what} needs protocol version 1; this connection speaks version 0.");
         }
@@ -333,7 +365,7 @@ public abstract partial class Connection
     /// <summary>A connection-level error: the peer broke the protocol. Reported once, last.</summary>
     private void Fail(ErrorCode code, string message)
     {
-        if (Version > 0 && State == ConnectionState.Established && !_goAwaySent)
+        if (!IsVersion0 && State == ConnectionState.Established && !_goAwaySent)
         {
             SendGoAway(code);
         }

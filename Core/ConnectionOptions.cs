@@ -1,8 +1,27 @@
 namespace TcpChan.Core;
 
-/// <summary>Settings of a connection. The defaults speak version 1 and fall back to version 0 with Python tcpchan 0.1.1.</summary>
+/// <summary>
+/// Settings of a connection. The defaults speak TcpChan version 1 and fall back to version 0 with
+/// Python tcpchan 0.1.1; <see cref="Protocol"/> chooses yamux instead.
+/// </summary>
 public sealed class ConnectionOptions
 {
+    /// <summary>Yamux: the default of <see cref="MaxConcurrentChannels"/>, Go's accept backlog.</summary>
+    public const int DefaultYamuxMaxConcurrentChannels = 256;
+
+    /// <summary>Yamux: the largest <see cref="MaxFramePayload"/> (the data frames this side sends).</summary>
+    public const int MaxYamuxFramePayload = 16 * 1024 * 1024;
+
+    private int? _maxConcurrentChannels;
+
+    /// <summary>
+    /// The wire protocol: TcpChan (default) or yamux. Both sides must choose the same; there is
+    /// no negotiation between them. On yamux the handshake settings (<see cref="HandshakeMagic"/>,
+    /// <see cref="MaxVersion"/>, <see cref="HandshakeTimeout"/>, <see cref="HandshakeReplyTimeout"/>)
+    /// do not apply, and the rest are read as docs/PROTOCOL.md ("Yamux") says.
+    /// </summary>
+    public WireProtocol Protocol { get; set; } = WireProtocol.TcpChan;
+
     /// <summary>The handshake magic of the reference implementation.</summary>
     public const uint DefaultHandshakeMagic = 0xFEEDBACC;
 
@@ -24,7 +43,10 @@ public sealed class ConnectionOptions
     /// </summary>
     public Random? Random { get; set; }
 
-    /// <summary>Version 1: credit each channel starts with for data sent to this side.</summary>
+    /// <summary>
+    /// Version 1: credit each channel starts with for data sent to this side. Yamux: at least the
+    /// protocol's 256 KiB (the default); more is granted on each stream's open or accept.
+    /// </summary>
     public int InitialChannelWindow { get; set; } = Settings.DefaultInitialChannelWindow;
 
     /// <summary>Version 1: how far auto-tuning may grow a channel's window.</summary>
@@ -36,13 +58,25 @@ public sealed class ConnectionOptions
     /// <summary>
     /// Version 1: the most bytes this side buffers for all channels together (received,
     /// not yet consumed). Advertised as the session window, so a peer can never exceed it.
+    /// Yamux has no session window: there it bounds what windows grow by above their initial
+    /// size, all streams together (docs/PROTOCOL.md, "Yamux").
     /// </summary>
     public int SessionReceiveBudget { get; set; } = Settings.DefaultInitialSessionWindow;
 
-    /// <summary>Version 1: channels the peer may have open at once; more are refused (retryable).</summary>
-    public int MaxConcurrentChannels { get; set; } = Settings.DefaultMaxConcurrentChannels;
+    /// <summary>
+    /// Version 1 and yamux: channels the peer may have open at once; more are refused
+    /// (retryable). Default 4,096; on yamux 256 (<see cref="DefaultYamuxMaxConcurrentChannels"/>).
+    /// </summary>
+    public int MaxConcurrentChannels
+    {
+        get => _maxConcurrentChannels ?? (Protocol == WireProtocol.Yamux ? DefaultYamuxMaxConcurrentChannels : Settings.DefaultMaxConcurrentChannels);
+        set => _maxConcurrentChannels = value;
+    }
 
-    /// <summary>Version 1: the largest payload frame this side accepts (1,024 to 65,535).</summary>
+    /// <summary>
+    /// Version 1: the largest payload frame this side accepts (1,024 to 65,535). Yamux: the
+    /// largest data frame this side sends (1,024 to 16 MiB; it accepts any up to the window).
+    /// </summary>
     public int MaxFramePayload { get; set; } = Settings.DefaultMaxFramePayload;
 
     /// <summary>
@@ -74,6 +108,20 @@ public sealed class ConnectionOptions
 
     internal void Validate()
     {
+        if (Protocol is not (WireProtocol.TcpChan or WireProtocol.Yamux))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Protocol), Protocol, "TcpChan or Yamux.");
+        }
+
+        if (Protocol == WireProtocol.Yamux)
+        {
+            ValidateYamux();
+        }
+        else if (MaxFramePayload < Settings.MinMaxFramePayload || MaxFramePayload > Settings.DefaultMaxFramePayload)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxFramePayload), MaxFramePayload, "1,024 to 65,535.");
+        }
+
         if (MaxVersion > LatestVersion)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxVersion), MaxVersion, $"Versions 0 to {LatestVersion} exist.");
@@ -89,11 +137,6 @@ public sealed class ConnectionOptions
             throw new ArgumentOutOfRangeException(nameof(SessionReceiveBudget), "The session budget must hold at least one channel window.");
         }
 
-        if (MaxFramePayload < Settings.MinMaxFramePayload || MaxFramePayload > Settings.DefaultMaxFramePayload)
-        {
-            throw new ArgumentOutOfRangeException(nameof(MaxFramePayload), MaxFramePayload, "1,024 to 65,535.");
-        }
-
         if (HandshakeReplyTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(HandshakeReplyTimeout), HandshakeReplyTimeout, "Positive, or null for none.");
@@ -107,6 +150,19 @@ public sealed class ConnectionOptions
         if (MaxConcurrentChannels < 0 || KeepAliveTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxConcurrentChannels));
+        }
+    }
+
+    private void ValidateYamux()
+    {
+        if (InitialChannelWindow < Yamux.YamuxProtocol.InitialStreamWindow)
+        {
+            throw new ArgumentOutOfRangeException(nameof(InitialChannelWindow), InitialChannelWindow, "Yamux streams start with a window of 256 KiB, which cannot be made smaller.");
+        }
+
+        if (MaxFramePayload < Settings.MinMaxFramePayload || MaxFramePayload > MaxYamuxFramePayload)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxFramePayload), MaxFramePayload, "Yamux: 1,024 to 16 MiB.");
         }
     }
 }

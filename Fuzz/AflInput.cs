@@ -13,15 +13,15 @@ namespace TcpChan.Fuzz;
 /// pair:    peer config (41 bytes), chunk mode (1 byte), chunk seed (int32)
 /// steps    to the end: op byte (index into <see cref="Ops"/>, modulo; bit 7 = the server in a pair), then its fields:
 ///          feed: varint length, bytes | time: int32 ms | create: varint (0 = no label, else UTF-8 length + 1), bytes
-///          write, trywrite, consume, closeid: uint16 ch, int32 n | complete, close, consumeall: uint16 ch
+///          write, trywrite, consume, closeid, extend: uint16 ch, int32 n | complete, close, consumeall: uint16 ch
 ///          abort: uint16 ch, uint32 code | ping: int32 n | goaway: uint32 code | the rest: nothing
-/// config   flags (bit 0 client, bit 1 version 1, bit 2 auto-tune, bit 3 faults, bits 4-5 consume, bits 6-7 callback),
+/// config   flags (bit 0 client, bit 1 version 1, bit 2 auto-tune, bit 3 faults, bits 4-5 consume, bit 6 yamux, bit 7 unused),
 ///          int32 magic, budget, window, max channel window, max frame, max channels,
 ///          keepalive interval (-1 = none), keepalive timeout, handshake timeout (-1 = none), random seed
 /// </code>
 /// A fixed layout per op keeps a mutated field from shifting the rest. The decoder bounds writes
 /// as the generator does (<see cref="BoundWrites"/>), and in a pair it keeps what
-/// <see cref="Generators.RandomPair"/> guarantees (one magic, two id sequences, long keepalive,
+/// <see cref="Generators.RandomPair"/> guarantees (one protocol, one magic, two id sequences, long keepalive,
 /// short time steps and under a minute of clock, at most <see cref="MaxPairSteps"/> steps), so that a failure there is a core failure, not a
 /// conversation that cannot work.
 /// </summary>
@@ -31,7 +31,7 @@ public static class AflInput
     public static readonly string[] Ops =
     [
         "feed", "time", "create", "write", "trywrite", "complete", "close", "abort", "consume", "consumeall",
-        "ping", "goaway", "closeid", "closeconn", "lost", "establish", "pump", "settle", "urgency",
+        "ping", "goaway", "closeid", "closeconn", "lost", "establish", "pump", "settle", "urgency", "extend",
     ];
 
     public const int ConfigLength = 49;
@@ -77,7 +77,7 @@ public static class AflInput
                     Varint(output, label is null ? 0 : (uint)label.Length + 1);
                     output.AddRange(label ?? []);
                     break;
-                case "write" or "trywrite" or "consume" or "closeid" or "urgency":
+                case "write" or "trywrite" or "consume" or "closeid" or "urgency" or "extend":
                     UInt16(output, step.Ch ?? 0);
                     Int32(output, step.N ?? 0);
                     break;
@@ -135,7 +135,7 @@ public static class AflInput
                     uint length = reader.Varint();
                     step.Label = length == 0 ? null : Encoding.UTF8.GetString(reader.Bytes(length - 1));
                     break;
-                case "write" or "trywrite" or "consume" or "closeid" or "urgency":
+                case "write" or "trywrite" or "consume" or "closeid" or "urgency" or "extend":
                     step.Ch = reader.UInt16();
                     step.N = reader.Int32();
                     break;
@@ -177,6 +177,7 @@ public static class AflInput
         client.Client = true;
         server.Client = false;
         server.Magic = client.Magic;
+        server.Yamux = client.Yamux;
 
         // Version 0: both sides pick random ids from one space; the same Random sequence on both
         // makes two channels created at once collide for sure (ChannelIdInUse), as the protocol says.
@@ -248,7 +249,7 @@ public static class AflInput
     private static void EncodeConfig(List<byte> output, SideConfig c)
     {
         int consume = Math.Max(0, Array.IndexOf(s_consume, c.Consume));
-        output.Add((byte)((c.Client ? 1 : 0) | (c.MaxVersion >= 1 ? 2 : 0) | (c.AutoTune ? 4 : 0) | (c.Faults ? 8 : 0) | (consume << 4)));
+        output.Add((byte)((c.Client ? 1 : 0) | (c.MaxVersion >= 1 ? 2 : 0) | (c.AutoTune ? 4 : 0) | (c.Faults ? 8 : 0) | (consume << 4) | (c.Yamux ? 0x40 : 0)));
         Int32(output, (int)c.Magic);
         Int32(output, c.Budget);
         Int32(output, c.Window);
@@ -273,7 +274,8 @@ public static class AflInput
             AutoTune = (flags & 4) != 0,
             Faults = (flags & 8) != 0,
             Consume = s_consume[(flags >> 4) & 3],
-            // (Bits 6 and 7 chose ConnectionOptions.EventCallback's mode, which the core no longer has: ignored.)
+            // (Bits 6 and 7 chose ConnectionOptions.EventCallback's mode, which the core no longer has; bit 6 is yamux now.)
+            Yamux = (flags & 0x40) != 0,
             Magic = (uint)reader.Int32(),
             Budget = reader.Int32(),
             Window = reader.Int32(),

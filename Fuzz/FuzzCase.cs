@@ -75,6 +75,9 @@ public sealed class SideConfig
 {
     public bool Client { get; set; }
 
+    /// <summary>The connection speaks yamux (<see cref="WireProtocol.Yamux"/>) instead of TcpChan; MaxVersion and Magic then do not apply.</summary>
+    public bool Yamux { get; set; }
+
     public int MaxVersion { get; set; } = 1;
 
     public uint Magic { get; set; } = ConnectionOptions.DefaultHandshakeMagic;
@@ -122,15 +125,16 @@ public sealed class SideConfig
     /// <summary>Makes the options, with the values forced into what Validate accepts.</summary>
     public ConnectionOptions ToOptions()
     {
-        int window = Math.Max(1, Window);
+        int window = EffectiveWindow;
         return new ConnectionOptions
         {
+            Protocol = Yamux ? WireProtocol.Yamux : WireProtocol.TcpChan,
             MaxVersion = (byte)Math.Clamp(MaxVersion, 0, ConnectionOptions.LatestVersion),
             HandshakeMagic = Magic,
             InitialChannelWindow = window,
             MaxChannelWindow = Math.Max(window, MaxChannelWindow),
             SessionReceiveBudget = Math.Max(window, Budget),
-            MaxFramePayload = Math.Clamp(MaxFrame, Settings.MinMaxFramePayload, Settings.DefaultMaxFramePayload),
+            MaxFramePayload = Math.Clamp(MaxFrame, Settings.MinMaxFramePayload, Yamux ? ConnectionOptions.MaxYamuxFramePayload : Settings.DefaultMaxFramePayload),
             MaxConcurrentChannels = Math.Max(0, MaxChannels),
             AutoTuneWindows = AutoTune,
             KeepAliveInterval = KeepAliveIntervalMs is { } i ? TimeSpan.FromMilliseconds(i) : null,
@@ -141,14 +145,24 @@ public sealed class SideConfig
         };
     }
 
-    /// <summary>The effective session budget (what BufferedBytes must never exceed).</summary>
+    /// <summary>The effective InitialChannelWindow (yamux: at least its 256 KiB).</summary>
     [JsonIgnore]
-    public int EffectiveBudget => Math.Max(Math.Max(1, Window), Budget);
+    public int EffectiveWindow => Math.Max(Yamux ? (int)Core.Yamux.YamuxProtocol.InitialStreamWindow : 1, Window);
+
+    /// <summary>The effective session budget (on TcpChan, what BufferedBytes must never exceed).</summary>
+    [JsonIgnore]
+    public int EffectiveBudget => Math.Max(EffectiveWindow, Budget);
+
+    /// <summary>
+    /// What BufferedBytes must never exceed with <paramref name="openChannels"/> open: the budget;
+    /// on yamux, which has no session window, the initial window of each open channel as well.
+    /// </summary>
+    public long BufferBound(int openChannels) => EffectiveBudget + (Yamux ? (long)EffectiveWindow * openChannels : 0);
 
     public SideConfig Clone() => (SideConfig)MemberwiseClone();
 
     public override string ToString() =>
-        $"{(Client ? "client" : "server")} v{MaxVersion} budget={Budget} window={Window} maxFrame={MaxFrame} maxChannels={MaxChannels} consume={Consume} faults={Faults}";
+        $"{(Client ? "client" : "server")} {(Yamux ? "yamux" : $"v{MaxVersion}")} budget={Budget} window={Window} maxFrame={MaxFrame} maxChannels={MaxChannels} consume={Consume} faults={Faults}";
 }
 
 /// <summary>

@@ -206,7 +206,7 @@ public sealed class FuzzChannel : Channel
                 Held -= data.Length;
                 break;
             case Behaviour.CreateInData:
-                Connection.CreateChannel("plain");
+                Connection.CreateChannel(LabelToCreate());
                 break;
             case Behaviour.CloseConnectionInData:
                 Connection.Close();
@@ -250,6 +250,9 @@ public sealed class FuzzChannel : Channel
         }
     }
 
+    /// <summary>The label of a channel this one creates: "plain", or none on yamux, which has no labels.</summary>
+    private string? LabelToCreate() => Connection.Protocol == WireProtocol.Yamux ? null : "plain";
+
     /// <summary>The harness took this channel's ChannelClosed event: the application's reaction.</summary>
     internal void Closed(ChannelCloseReason reason)
     {
@@ -262,7 +265,7 @@ public sealed class FuzzChannel : Channel
 
         if (Behaviour == Behaviour.CreateInClosed)
         {
-            Connection.CreateChannel("plain"); // may throw (going away, closed): the harness catches it
+            Connection.CreateChannel(LabelToCreate()); // may throw (going away, closed): the harness catches it
             _side.CreatedFromOnClosed++;
         }
     }

@@ -35,6 +35,9 @@ public sealed class FuzzSettings
 
     /// <summary>Count failures that match a known core bug (<see cref="KnownIssues"/>) as failures too.</summary>
     public bool Strict { get; set; }
+
+    /// <summary>Every input speaks yamux (a fifth do otherwise).</summary>
+    public bool YamuxOnly { get; set; }
 }
 
 /// <summary>The figures of a run.</summary>
@@ -136,7 +139,7 @@ public sealed class FuzzEngine
     public FuzzEngine(FuzzSettings settings)
     {
         _settings = settings;
-        _golden = Generators.GoldenSeeds().Select(Structured.FromCase).ToList();
+        _golden = Generators.GoldenSeeds().Where(s => !settings.YamuxOnly || s.Side.Yamux).Select(Structured.FromCase).ToList();
     }
 
     public static FuzzSummary Run(FuzzSettings settings) => new FuzzEngine(settings).Run();
@@ -208,11 +211,11 @@ public sealed class FuzzEngine
         int roll = r.Next(100);
         if (roll < 8 || _seedPool.Count == 0)
         {
-            fuzzCase = Generators.RandomPair(r, origin + " pair");
+            fuzzCase = Generators.RandomPair(r, origin + " pair", _settings.YamuxOnly);
         }
         else if (roll < 13)
         {
-            fuzzCase = RandomBytes(r).ToCase(r, origin + " random");
+            fuzzCase = RandomBytes(r, _settings.YamuxOnly).ToCase(r, origin + " random");
         }
         else if (roll < 15)
         {
@@ -250,6 +253,8 @@ public sealed class FuzzEngine
                 mutated = Mutator.Mutate(baseInput, other, r, applied);
             }
 
+            mutated.Config.Yamux |= _settings.YamuxOnly;
+
             fuzzCase = mutated.ToCase(r, $"{origin} mutated ({string.Join(",", applied)}) from {baseInput.Origin}");
         }
 
@@ -257,9 +262,9 @@ public sealed class FuzzEngine
     }
 
     /// <summary>Random bytes, usually after a valid handshake, with random actions between them.</summary>
-    public static Structured RandomBytes(Random r)
+    public static Structured RandomBytes(Random r, bool yamuxOnly = false)
     {
-        var config = Generators.RandomConfig(r, client: r.Next(2) == 0, faults: r.Next(2) == 0);
+        var config = Generators.RandomConfig(r, client: r.Next(2) == 0, faults: r.Next(2) == 0, yamuxOnly);
         var s = new Structured { Config = config, Origin = "random" };
         if (r.Next(10) < 7)
         {
@@ -280,7 +285,7 @@ public sealed class FuzzEngine
                     s.Items.Add(new Item { Bytes = junk });
                     break;
                 case 1:
-                    s.Items.Add(new Item { Bytes = Generators.RandomFrame(r, (byte)config.MaxVersion, [1, 2, 3, 4]) });
+                    s.Items.Add(new Item { Bytes = config.Yamux ? YamuxFrames.RandomFrame(r, [1, 2, 3, 4]) : Generators.RandomFrame(r, (byte)config.MaxVersion, [1, 2, 3, 4]) });
                     break;
                 default:
                     s.Items.Add(new Item { Act = Generators.RandomAct(r, config.Faults) });

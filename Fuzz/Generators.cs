@@ -11,6 +11,9 @@ public static class Generators
     private static readonly int[] s_windows = [1, 100, 1024, 4096, 65_535, 65_536, 256 * 1024];
     private static readonly int[] s_maxFrames = [1024, 1025, 1500, 4096, 16_384, 65_535];
     private static readonly int[] s_maxChannels = [0, 1, 2, 4, 4096];
+    private static readonly int[] s_yamuxWindows = [256 * 1024, (256 * 1024) + 1, 512 * 1024, 1 << 20];
+    private static readonly int[] s_yamuxMaxFrames = [1024, 16_384, 65_535, 65_536, 262_144];
+    private static readonly int[] s_yamuxMaxChannels = [0, 1, 2, 4, 256];
 
     public static readonly uint[] InterestingU32 =
     [
@@ -20,8 +23,11 @@ public static class Generators
 
     public static T Pick<T>(Random r, IReadOnlyList<T> items) => items[r.Next(items.Count)];
 
-    /// <summary>A configuration, with small budgets in many runs.</summary>
-    public static SideConfig RandomConfig(Random r, bool client, bool faults)
+    /// <summary>A configuration, with small budgets in many runs; a fifth of them yamux (all with <paramref name="yamuxOnly"/>).</summary>
+    public static SideConfig RandomConfig(Random r, bool client, bool faults, bool yamuxOnly = false) =>
+        yamuxOnly || r.Next(5) == 0 ? RandomYamuxConfig(r, client, faults) : RandomTcpChanConfig(r, client, faults);
+
+    private static SideConfig RandomTcpChanConfig(Random r, bool client, bool faults)
     {
         int window = Pick(r, s_windows);
         int budget = r.Next(4) switch
@@ -53,14 +59,33 @@ public static class Generators
         };
     }
 
+    /// <summary>A yamux configuration: windows of 256 KiB and up (the protocol's least), budgets from one window up.</summary>
+    private static SideConfig RandomYamuxConfig(Random r, bool client, bool faults)
+    {
+        var config = RandomTcpChanConfig(r, client, faults);
+        config.Yamux = true;
+        config.Window = Pick(r, s_yamuxWindows);
+        config.Budget = r.Next(3) switch { 0 => config.Window, 1 => 3 * config.Window, _ => Settings.DefaultInitialSessionWindow };
+        config.MaxChannelWindow = r.Next(3) switch { 0 => config.Window, 1 => config.Window * 4, _ => 16 * 1024 * 1024 };
+        config.MaxFrame = Pick(r, s_yamuxMaxFrames);
+        config.MaxChannels = Pick(r, s_yamuxMaxChannels);
+        return config;
+    }
+
     /// <summary>A valid conversation between a client and a server: opens, writes, half-closes, resets, pings, go-away.</summary>
-    public static FuzzCase RandomPair(Random r, string origin)
+    public static FuzzCase RandomPair(Random r, string origin, bool yamuxOnly = false)
     {
         // A quarter of the pairs run with misbehaving channels: then only the prefix check and the invariants hold.
         bool faults = r.Next(4) == 0;
-        var client = RandomConfig(r, client: true, faults);
-        var server = RandomConfig(r, client: false, faults);
+        var client = RandomConfig(r, client: true, faults, yamuxOnly);
+        var server = RandomConfig(r, client: false, faults, yamuxOnly);
         server.Magic = client.Magic;
+        if (server.Yamux != client.Yamux)
+        {
+            // Both sides speak the same protocol: there is nothing to negotiate between TcpChan and yamux.
+            server = client.Yamux ? RandomYamuxConfig(r, client: false, faults) : RandomTcpChanConfig(r, client: false, faults);
+            server.Magic = client.Magic;
+        }
 
         // Keepalive must not fire in a conversation where both sides answer at once: time steps stay short.
         foreach (var c in new[] { client, server })
@@ -82,7 +107,7 @@ public static class Generators
             int roll = r.Next(100);
             Step step = roll switch
             {
-                < 14 => new Step { Op = "create", Side = side, Label = RandomLabel(r, faults) },
+                < 14 => new Step { Op = "create", Side = side, Label = client.Yamux ? (r.Next(8) == 0 ? "web" : null) : RandomLabel(r, faults) },
                 < 40 => new Step { Op = "write", Side = side, Ch = r.Next(8), N = tiny ? r.Next(0, 3000) : WriteLength(r, big) },
                 < 45 => new Step { Op = "trywrite", Side = side, Ch = r.Next(8), N = tiny ? r.Next(0, 3000) : WriteLength(r, big) },
                 < 52 => new Step { Op = "complete", Side = side, Ch = r.Next(8) },
@@ -90,6 +115,7 @@ public static class Generators
                 < 57 => new Step { Op = "abort", Side = side, Ch = r.Next(8), Code = r.Next(2) == 0 ? (uint)ErrorCode.Cancel : 0x100u + (uint)r.Next(5) },
                 < 62 => new Step { Op = "consume", Side = side, Ch = r.Next(8), N = r.Next(0, 5000) },
                 < 66 => new Step { Op = "consumeall", Side = side, Ch = r.Next(8) },
+                < 67 => new Step { Op = "extend", Side = side, Ch = r.Next(8), N = r.Next(3) == 0 ? r.Next(1, 1000) : r.Next(1 << 16, 1 << 22) },
                 < 69 => new Step { Op = "ping", Side = side, N = r.Next() },
                 < 70 => new Step { Op = "goaway", Side = side, Code = (uint)r.Next(3) },
                 < 74 => Step.Time(r.Next(0, 5000)),
@@ -174,6 +200,7 @@ public static class Generators
             < 51 => new Step { Op = "abort", Ch = r.Next(8), Code = Pick(r, InterestingU32) },
             < 58 => new Step { Op = "consume", Ch = r.Next(8), N = r.Next(3) == 0 ? r.Next(-2, 3) : r.Next(0, 100_000) },
             < 65 => new Step { Op = "consumeall", Ch = r.Next(8) },
+            < 66 => new Step { Op = "extend", Ch = r.Next(8), N = r.Next(4) == 0 ? r.Next(-2, 1000) : r.Next(1 << 16, 1 << 24) },
             < 70 => new Step { Op = "ping", N = r.Next(3) == 0 ? 0 : r.Next() },
             < 74 => new Step { Op = "goaway", Code = Pick(r, InterestingU32) },
             < 77 => new Step { Op = "closeid", Ch = r.Next(8), N = r.Next(2) == 0 ? 0 : (int)Pick(r, InterestingU32) },
@@ -294,9 +321,14 @@ public static class Generators
         }
     }
 
-    /// <summary>The frames a peer of <paramref name="config"/> sends first, so that random input lands in an established connection.</summary>
+    /// <summary>The frames a peer of <paramref name="config"/> sends first, so that random input lands in an established connection (none on yamux: no handshake).</summary>
     public static List<byte[]> HandshakePrefix(SideConfig config, byte version)
     {
+        if (config.Yamux)
+        {
+            return [];
+        }
+
         var frames = new List<byte[]>
         {
             Short(version, config.Client ? FrameType.HandshakeReply : FrameType.HandshakeRequest, config.Magic),
@@ -343,7 +375,10 @@ public static class Generators
         return list;
     }
 
-    /// <summary>Conversations made of golden frames (and the version-1 examples of PROTOCOL.md), for both roles and versions.</summary>
+    /// <summary>
+    /// Conversations made of golden frames (and the version-1 examples of PROTOCOL.md), for both
+    /// roles and versions; and of Go's yamux frames (<see cref="YamuxFrames.GoldenSeeds"/>).
+    /// </summary>
     public static List<FuzzCase> GoldenSeeds()
     {
         var golden = GoldenFrames();
@@ -383,6 +418,7 @@ public static class Generators
             }
         }
 
+        seeds.AddRange(YamuxFrames.GoldenSeeds());
         return seeds;
     }
 

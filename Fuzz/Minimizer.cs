@@ -60,7 +60,7 @@ public static class Minimizer
                 continue;
             }
 
-            var frames = Frames(best.Steps[i].Bytes);
+            var frames = Frames(best.Steps[i].Bytes, best.Side.Yamux);
             for (int f = frames.Count - 1; f >= 0 && frames.Count > 1 && TimeLeft(); f--)
             {
                 var fewer = frames.Where((_, k) => k != f).ToList();
@@ -177,14 +177,14 @@ public static class Minimizer
         return best;
     }
 
-    /// <summary>Cuts bytes into frames (the rest, if no whole frame, as one piece).</summary>
-    private static List<byte[]> Frames(byte[] bytes)
+    /// <summary>Cuts bytes into frames, TcpChan's or yamux's (the rest, if no whole frame, as one piece).</summary>
+    private static List<byte[]> Frames(byte[] bytes, bool yamux)
     {
         var list = new List<byte[]>();
         var span = bytes.AsSpan();
         while (!span.IsEmpty)
         {
-            int n = Structured.FrameLength(span);
+            int n = yamux ? YamuxFrames.FrameLength(span) : Structured.FrameLength(span);
             list.Add(span.Slice(0, n).ToArray());
             span = span.Slice(n);
         }

@@ -54,7 +54,7 @@ public sealed class Structured
         var all = bytes.ToArray().AsSpan();
         while (!all.IsEmpty)
         {
-            int length = FrameLength(all);
+            int length = Config.Yamux ? YamuxFrames.FrameLength(all) : FrameLength(all);
             Items.Add(new Item { Bytes = all.Slice(0, length).ToArray() });
             all = all.Slice(length);
         }
@@ -244,7 +244,8 @@ public static class Mutator
             case < 40:
             {
                 int index = Generators.Pick(r, frames);
-                s.Items[index].Bytes = MutateField(s.Items[index].Bytes!, s, r, out string what);
+                string what;
+                s.Items[index].Bytes = s.Config.Yamux ? YamuxFrames.MutateField(s.Items[index].Bytes!, s, r, out what) : MutateField(s.Items[index].Bytes!, s, r, out what);
                 return what;
             }
 
@@ -303,6 +304,10 @@ public static class Mutator
                 s.Items.RemoveRange(a, n);
                 return "drop";
             }
+
+            case < 80 when s.Config.Yamux:
+                s.Items.Insert(r.Next(s.Items.Count + 1), new Item { Bytes = YamuxFrames.RandomFrame(r, YamuxFrames.Ids(s)) });
+                return "insert-yamux-frame";
 
             case < 80:
             {
@@ -473,17 +478,7 @@ public static class Mutator
         if (b.Length >= 6)
         {
             what = "field-id";
-            uint old = BinaryPrimitives.ReadUInt32BigEndian(b.AsSpan(2));
-            var ids = Ids(s);
-            uint id = r.Next(6) switch
-            {
-                0 => old + 1,
-                1 => old - 1,
-                2 => old ^ 1,
-                3 when ids.Count > 0 => Generators.Pick(r, ids),
-                _ => Generators.Pick(r, Generators.InterestingU32),
-            };
-            BinaryPrimitives.WriteUInt32BigEndian(b.AsSpan(2), id);
+            BinaryPrimitives.WriteUInt32BigEndian(b.AsSpan(2), NewId(r, BinaryPrimitives.ReadUInt32BigEndian(b.AsSpan(2)), 1, Ids(s)));
             return b;
         }
 
@@ -491,6 +486,16 @@ public static class Mutator
         b[r.Next(b.Length)] = (byte)r.Next(256);
         return b;
     }
+
+    /// <summary>A mutated id: the next or previous (by <paramref name="step"/>), the other parity, a known id, or an interesting value.</summary>
+    public static uint NewId(Random r, uint old, uint step, IReadOnlyList<uint> ids) => r.Next(6) switch
+    {
+        0 => old + step,
+        1 => old - step,
+        2 => old ^ 1,
+        3 when ids.Count > 0 => Generators.Pick(r, ids),
+        _ => Generators.Pick(r, Generators.InterestingU32),
+    };
 
     private static uint InterestingValue(Random r, Structured s) => r.Next(5) switch
     {
@@ -502,6 +507,13 @@ public static class Mutator
 
     private static void MutateConfig(SideConfig c, Random r)
     {
+        if (r.Next(16) == 0)
+        {
+            // The same bytes to the other protocol: the one decides how the other's frames read.
+            c.Yamux = !c.Yamux;
+            return;
+        }
+
         switch (r.Next(8))
         {
             case 0:
@@ -535,14 +547,18 @@ public static class Mutator
     }
 
     /// <summary>Channel ids the input's frames name, for id mutations.</summary>
-    private static List<uint> Ids(Structured s)
+    private static List<uint> Ids(Structured s) =>
+        Ids(s, b => b.Length >= 6 && b[1] is >= 3 and <= 7 ? BinaryPrimitives.ReadUInt32BigEndian(b.AsSpan(2)) : null);
+
+    /// <summary>The ids <paramref name="idOf"/> finds in the input's frames (null: the frame names none), at most 33.</summary>
+    public static List<uint> Ids(Structured s, Func<byte[], uint?> idOf)
     {
         var ids = new HashSet<uint>();
         foreach (var item in s.Items)
         {
-            if (item.Bytes is { Length: >= 6 } b && b[1] is >= 3 and <= 7)
+            if (item.Bytes is { } b && idOf(b) is { } id)
             {
-                ids.Add(BinaryPrimitives.ReadUInt32BigEndian(b.AsSpan(2)));
+                ids.Add(id);
             }
 
             if (ids.Count > 32)

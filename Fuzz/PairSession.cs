@@ -43,8 +43,8 @@ public sealed class PairSession
         clientConfig.Client = true;
         var serverConfig = (fuzzCase.Peer ?? new SideConfig()).Clone();
         serverConfig.Client = false;
-        _client = new SideHarness(clientConfig, result.Failures, result.Features) { OnTransmit = b => _toServer.Enqueue(b), Log = new() };
-        _server = new SideHarness(serverConfig, result.Failures, result.Features) { OnTransmit = b => _toClient.Enqueue(b), Log = new() };
+        _client = new SideHarness(clientConfig, result.Failures, result.Features) { OnTransmit = b => _toServer.Enqueue(b), Log = new(), CheckStreamLives = true };
+        _server = new SideHarness(serverConfig, result.Failures, result.Features) { OnTransmit = b => _toClient.Enqueue(b), Log = new(), CheckStreamLives = true };
         _chunks = new Random(fuzzCase.ChunkSeed);
     }
 
@@ -178,9 +178,9 @@ public sealed class PairSession
             bool any = false;
             foreach (var (side, record) in new[] { (_client, _clientRecord), (_server, _serverRecord) })
             {
-                if (side.Conn.Version == 0)
+                if (!side.HasVersion1Features)
                 {
-                    continue; // no flow control: nothing to give back
+                    continue; // version 0, no flow control: nothing to give back
                 }
 
                 for (int i = 0; i < side.Channels.Count; i++)

@@ -32,6 +32,7 @@ string? minimize = null;
 string? failures = null;
 double hangSeconds = 2;
 bool strict = false;
+bool yamux = false;
 long? capture = null;
 string? aflSeeds = null;
 int pairs = 60;
@@ -70,11 +71,14 @@ for (int i = 0; i < args.Length; i++)
         case "--strict":
             strict = true;
             break;
+        case "--yamux":
+            yamux = true;
+            break;
         case "--hang-seconds":
             hangSeconds = double.Parse(Next(), CultureInfo.InvariantCulture);
             break;
         case "-h" or "--help":
-            Console.WriteLine("usage: TcpChan.Fuzz --seconds N [--seed S] [--inputs N] [--failures DIR] [--hang-seconds S] [--strict] [--coverage]\n       TcpChan.Fuzz --seed S --input I   (writes input I of seed S to the failures folder)\n       TcpChan.Fuzz --replay FILE|DIR\n       TcpChan.Fuzz --minimize FILE   (writes FILE.min.json)\n       TcpChan.Fuzz --afl-seeds DIR [--seed S] [--pairs N]   (AFL++ seed files from the generator)\n       TcpChan.Fuzz --afl [--strict]   (the AFL++ harness: Fuzz/afl.sh runs it)\n  FILE is a saved .json case or an AFL++ input (e.g. findings/default/crashes/id:...).");
+            Console.WriteLine("usage: TcpChan.Fuzz --seconds N [--seed S] [--inputs N] [--failures DIR] [--hang-seconds S] [--strict] [--yamux] [--coverage]\n       TcpChan.Fuzz --seed S --input I   (writes input I of seed S to the failures folder)\n       TcpChan.Fuzz --replay FILE|DIR\n       TcpChan.Fuzz --minimize FILE   (writes FILE.min.json)\n       TcpChan.Fuzz --afl-seeds DIR [--seed S] [--pairs N]   (AFL++ seed files from the generator)\n       TcpChan.Fuzz --afl [--strict]   (the AFL++ harness: Fuzz/afl.sh runs it)\n  FILE is a saved .json case or an AFL++ input (e.g. findings/default/crashes/id:...).");
             return 0;
         default:
             Console.Error.WriteLine($"Unknown argument {args[i]}; try --help.");
@@ -133,6 +137,7 @@ var settings = new FuzzSettings
     HangSeconds = hangSeconds,
     ExitOnHang = true,
     Strict = strict,
+    YamuxOnly = yamux,
     CaptureIndex = capture,
     Out = capture is null ? Console.Out : TextWriter.Null,
 };

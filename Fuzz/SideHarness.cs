@@ -27,7 +27,7 @@ public sealed class SideHarness
     private readonly Dictionary<uint, int> _factoryFailed = new();
     private readonly List<ulong> _userPings = new();
     private readonly List<(DataTransmit Transmit, byte[] Bytes)> _held = new();
-    private readonly OutputChecker _output;
+    private readonly IOutputCheck _output;
     private ConnectionState _lastState = ConnectionState.Idle;
     private bool _factoryFailedInCall;
     private bool _quietAfterLocal;
@@ -43,8 +43,14 @@ public sealed class SideHarness
         var options = config.ToOptions();
         Conn = config.Client ? new ClientConnection(Factory, options) : new ServerConnection(Factory, options);
         Conn.OutputAsEvents = config.PullBudget == 0;
-        _output = new OutputChecker(this);
+        _output = config.Yamux ? new YamuxOutputChecker(this) : new OutputChecker(this);
     }
+
+    /// <summary>Version 1 and yamux: flow control, half-close, reset, ping, go-away (version 0 has none).</summary>
+    public bool HasVersion1Features => Conn.Protocol == WireProtocol.Yamux || Conn.Version > 0;
+
+    /// <summary>Ids are never used twice (a pair of ours): the yamux output checker then follows each stream's life.</summary>
+    public bool CheckStreamLives { get; init; }
 
     public SideConfig Config { get; }
 
@@ -173,7 +179,31 @@ public sealed class SideHarness
             {
                 case "create":
                     mustWork = Conn.State == ConnectionState.Established && !Conn.IsGoingAway
-                        && (Conn.Version == 0 || step.Label is null || Encoding.UTF8.GetByteCount(step.Label) <= 255);
+                        && (!HasVersion1Features || step.Label is null || Encoding.UTF8.GetByteCount(step.Label) <= 255);
+                    if (Conn.Protocol == WireProtocol.Yamux && step.Label is not null)
+                    {
+                        // Yamux has no labels: refused, whatever the state, and nothing sent.
+                        mustWork = false;
+                        long before = TransmittedBytes;
+                        int open = Conn.OpenChannelCount;
+                        try
+                        {
+                            Conn.CreateChannel(step.Label);
+                            Fail("yamux-label-taken", $"CreateChannel(\"{step.Label}\") did not throw on yamux.");
+                        }
+                        catch (NotSupportedException)
+                        {
+                            Features.Add("act:create:label-refused");
+                        }
+
+                        if (Conn.HasEvents || Conn.OpenChannelCount != open || TransmittedBytes != before)
+                        {
+                            Fail("yamux-label-effect", "A refused label changed the connection.");
+                        }
+
+                        break;
+                    }
+
                     Conn.CreateChannel(step.Label);
                     break;
                 case "write":
@@ -206,7 +236,7 @@ public sealed class SideHarness
 
                     mustWork = true;
                     channel.WritesDone = true;
-                    if (Conn.Version == 0)
+                    if (!HasVersion1Features)
                     {
                         channel.LostIncoming = true; // version 0 has no half-close: this closes
                     }
@@ -269,14 +299,24 @@ public sealed class SideHarness
                     mustWork = step.N is >= 0 and <= 7;
                     channel.Urgency = step.N ?? 0;
                     break;
+                case "extend":
+                    if (channel is null)
+                    {
+                        return;
+                    }
+
+                    mustWork = true; // does nothing where it cannot grow the window
+                    channel.ExtendWindow(step.N ?? 0);
+                    break;
                 case "ping":
-                    mustWork = Conn.State == ConnectionState.Established && Conn.Version > 0 && _userPings.Count < 64;
                     ulong opaque = (ulong)(step.N ?? 0);
+                    mustWork = Conn.State == ConnectionState.Established && HasVersion1Features && _userPings.Count < 64
+                        && (Conn.Protocol != WireProtocol.Yamux || opaque <= uint.MaxValue);
                     Conn.Ping(opaque);
                     _userPings.Add(opaque);
                     break;
                 case "goaway":
-                    mustWork = Conn.State == ConnectionState.Established && Conn.Version > 0;
+                    mustWork = Conn.State == ConnectionState.Established && HasVersion1Features;
                     Conn.GoAway((ErrorCode)(step.Code ?? 0));
                     break;
                 case "closeid":
@@ -531,7 +571,7 @@ public sealed class SideHarness
                 break;
             case ProtocolError error:
                 Features.Add($"ev:ProtocolError:{error.Code}:{Template(error.Message)}");
-                if (_handshakeVersion > 0 && _output.GoAways == 0)
+                if ((_handshakeVersion > 0 || Config.Yamux) && _output.GoAways == 0)
                 {
                     Fail("error-without-goaway", $"{e} on version 1 without a go-away sent.");
                 }
@@ -644,7 +684,8 @@ public sealed class SideHarness
         {
             var (a, b) when a == b => true,
             (_, ConnectionState.Closed) => true,
-            (ConnectionState.Idle, ConnectionState.Handshaking) => true,
+            (ConnectionState.Idle, ConnectionState.Handshaking) => !Config.Yamux,
+            (ConnectionState.Idle, ConnectionState.Established) => Config.Yamux, // no handshake
             (ConnectionState.Handshaking, ConnectionState.Established or ConnectionState.HandshakeFailed) => true,
             (ConnectionState.Handshaking, ConnectionState.Failed) => _handshakeVersion is not null, // succeeded, then failed, in one call
             (ConnectionState.Established, ConnectionState.Failed) => true,
@@ -667,9 +708,10 @@ public sealed class SideHarness
         }
 
         long buffered = Conn.BufferedBytes;
-        if (buffered < 0 || buffered > Config.EffectiveBudget)
+        long bound = Config.BufferBound(Conn.OpenChannelCount);
+        if (buffered < 0 || buffered > bound)
         {
-            Fail("budget", $"BufferedBytes {buffered} outside 0..{Config.EffectiveBudget}.");
+            Fail("budget", $"BufferedBytes {buffered} outside 0..{bound}.");
         }
 
         if (Conn.OpenChannelCount != _open.Count)
@@ -685,6 +727,11 @@ public sealed class SideHarness
         if (state == ConnectionState.Established && Conn.Version > 0 && (Conn.SessionSendCredit < 0 || Conn.SessionSendCredit > int.MaxValue))
         {
             Fail("session-send-credit", $"SessionSendCredit {Conn.SessionSendCredit}.");
+        }
+
+        if (Config.Yamux && state == ConnectionState.Established && Conn.SessionSendCredit != long.MaxValue)
+        {
+            Fail("session-send-credit", $"SessionSendCredit {Conn.SessionSendCredit} on yamux, which has no session window.");
         }
 
         if (Conn.HasEvents)
@@ -783,112 +830,84 @@ public sealed class SideHarness
     }
 
     /// <summary>Parses the output stream: whole frames, known ops, the right version byte, sizes the peer accepts.</summary>
-    private sealed class OutputChecker
+    private sealed class OutputChecker : OutputStreamChecker
     {
-        private readonly SideHarness _side;
-        private readonly byte[] _header = new byte[FrameHeader.MaxLength];
-        private int _headerLength;
-        private long _payloadLeft;
         private int? _settled;
         private int _handshakeFrames;
         private int _settingsFrames;
 
-        public OutputChecker(SideHarness side) => _side = side;
-
-        public void Settled(int version) => _settled = version;
-
-        public int GoAways { get; private set; }
-
-        public void Check(byte[] bytes)
+        public OutputChecker(SideHarness side)
+            : base(side, FrameHeader.MaxLength)
         {
-            var span = bytes.AsSpan();
-            while (!span.IsEmpty)
+        }
+
+        public override void Settled(int version) => _settled = version;
+
+        protected override int ReadFrame(ReadOnlySpan<byte> header, out long payloadLength)
+        {
+            payloadLength = 0;
+            var status = FrameHeader.TryRead(header, out var frame);
+            if (status == FrameReadStatus.NeedMoreData)
             {
-                if (_payloadLeft > 0)
-                {
-                    int n = (int)Math.Min(_payloadLeft, span.Length);
-                    _payloadLeft -= n;
-                    span = span.Slice(n);
-                    continue;
-                }
-
-                int take = Math.Min(span.Length, _header.Length - _headerLength);
-                span.Slice(0, take).CopyTo(_header.AsSpan(_headerLength));
-                var status = FrameHeader.TryRead(_header.AsSpan(0, _headerLength + take), out var header);
-                if (status == FrameReadStatus.NeedMoreData)
-                {
-                    _headerLength += take;
-                    break;
-                }
-
-                if (status == FrameReadStatus.UnknownType)
-                {
-                    _side.Fail("output-unknown-frame", $"Emitted bytes that are no frame: {Convert.ToHexString(_header.AsSpan(0, Math.Min(_headerLength + take, 12)))}.");
-                    _headerLength = 0;
-                    _payloadLeft = long.MaxValue; // stop checking this stream
-                    return;
-                }
-
-                int used = header.Length - _headerLength;
-                _headerLength = 0;
-                span = span.Slice(used);
-                _payloadLeft = header.PayloadLength;
-                Frame(header);
+                return 0;
             }
 
-            if (_headerLength != 0 || (_payloadLeft > 0 && _payloadLeft != long.MaxValue))
+            if (status == FrameReadStatus.UnknownType)
             {
-                _side.Fail("output-cut-frame", "A DataTransmit ends inside a frame.");
-                _headerLength = 0;
-                _payloadLeft = 0;
+                Side.Fail("output-unknown-frame", $"Emitted bytes that are no frame: {Convert.ToHexString(header.Slice(0, Math.Min(header.Length, 12)))}.");
+                return -1;
             }
+
+            payloadLength = frame.PayloadLength;
+            Frame(frame);
+            return frame.Length;
         }
 
         private void Frame(in FrameHeader header)
         {
-            var conn = _side.Conn;
-            _side.Features.Add($"out:{header.Type}:v{header.Version}");
-            if (header.Version > _side.Config.MaxVersion)
+            var conn = Side.Conn;
+            Side.Features.Add($"out:{header.Type}:v{header.Version}");
+            if (header.Version > Side.Config.MaxVersion)
             {
-                _side.Fail("output-version", $"Emitted {header} above MaxVersion {_side.Config.MaxVersion}.");
+                Side.Fail("output-version", $"Emitted {header} above MaxVersion {Side.Config.MaxVersion}.");
             }
 
             if (_settled is { } v && header.Version != v)
             {
-                _side.Fail("output-version", $"Emitted {header} on a version-{v} connection.");
+                Side.Fail("output-version", $"Emitted {header} on a version-{v} connection.");
             }
 
             switch (header.Type)
             {
                 case FrameType.HandshakeRequest or FrameType.HandshakeReply:
-                    bool expected = header.Type == (_side.Config.Client ? FrameType.HandshakeRequest : FrameType.HandshakeReply);
+                    bool expected = header.Type == (Side.Config.Client ? FrameType.HandshakeRequest : FrameType.HandshakeReply);
                     if (!expected || ++_handshakeFrames > 1)
                     {
-                        _side.Fail("output-handshake", $"Emitted {header} (handshake frames so far {_handshakeFrames}).");
+                        Side.Fail("output-handshake", $"Emitted {header} (handshake frames so far {_handshakeFrames}).");
                     }
 
-                    if (header.Magic != _side.Config.Magic)
+                    if (header.Magic != Side.Config.Magic)
                     {
-                        _side.Fail("output-handshake", $"Emitted {header} with a foreign magic.");
+                        Side.Fail("output-handshake", $"Emitted {header} with a foreign magic.");
                     }
 
                     break;
                 case FrameType.Settings:
                     if (++_settingsFrames > 1)
                     {
-                        _side.Fail("output-settings", "Emitted a second settings frame.");
+                        Side.Fail("output-settings", "Emitted a second settings frame.");
                     }
 
                     break;
                 case FrameType.ChannelPayload:
                     if (header.PayloadLength == 0)
                     {
-                        _side.Fail("output-empty-payload", $"Emitted {header}.");
+                        Side.Fail("output-empty-payload", $"Emitted {header}.");
                     }
 
                     if (conn.Version > 0 && header.PayloadLength > conn.PeerSettings.MaxFramePayload)
                     {
-                        _side.Fail("output-frame-size", $"Emitted {header} above the peer's MaxFramePayload {conn.PeerSettings.MaxFramePayload}.");
+                        Side.Fail("output-frame-size", $"Emitted {header} above the peer's MaxFramePayload {conn.PeerSettings.MaxFramePayload}.");
                     }
 
                     break;
@@ -898,7 +917,7 @@ public sealed class SideHarness
                 case FrameType.WindowUpdate:
                     if (header.Argument == 0 || header.Argument > int.MaxValue)
                     {
-                        _side.Fail("output-window-update", $"Emitted {header}.");
+                        Side.Fail("output-window-update", $"Emitted {header}.");
                     }
 
                     break;

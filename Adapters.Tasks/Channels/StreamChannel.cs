@@ -40,8 +40,8 @@ internal sealed class StreamChannel : Channel
     /// <summary>Why writes fail, once the channel ended abnormally (under the gate).</summary>
     public Exception? Failure { get; private set; }
 
-    /// <summary>Version 1 counts credit; version 0 has none.</summary>
-    public bool HasFlowControl => Connection.Version > 0;
+    /// <summary>Version 1 and yamux count credit; version 0 has none.</summary>
+    public bool HasFlowControl => Session.HasFlowControl;
 
     /// <summary>The reader took <paramref name="count"/> bytes: the core may give the peer that much credit back. Under the gate.</summary>
     [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]

@@ -216,7 +216,7 @@ internal sealed class SessionCore
         switch (e)
         {
             case HandshakeSuccess success:
-                Logger?.LogInformation("TcpChan session established: version {Version}, {Role}.", success.Version, Connection.IsClient ? "client" : "server");
+                Logger?.LogInformation("TcpChan session established: {Protocol} version {Version}, {Role}.", success.Protocol, success.Version, Connection.IsClient ? "client" : "server");
                 break;
             case ChannelClosed closed:
                 Logger?.LogDebug("Channel {ChannelId} closed: {Reason} {Code}.", closed.ChannelId, closed.Reason, closed.Code);

@@ -1,4 +1,5 @@
 using TcpChan.Bench.Link;
+using TcpChan.Core;
 
 namespace TcpChan.Bench.EndToEnd;
 
@@ -6,7 +7,7 @@ namespace TcpChan.Bench.EndToEnd;
 public static class BenchRunner
 {
     /// <summary>The rows this program can run, TcpChan's first, then the peers it runs itself (Nerdbank.Streams, raw TCP).</summary>
-    public static readonly IReadOnlyList<string> Peers = ["tcpchan", "tcpchan-sockets", "tcpchan-tasks", "tcpchan-pipelines", "nerdbank", "dotnet-tcp"];
+    public static readonly IReadOnlyList<string> Peers = ["tcpchan", "tcpchan-sockets", "tcpchan-tasks", "tcpchan-pipelines", "tcpchan-yamux", "nerdbank", "dotnet-tcp"];
 
     /// <summary>The workloads of /work/shared/peers/README.md (mixed runs only when named there).</summary>
     public static readonly IReadOnlyList<string> Workloads = ["bulk", "rpc", "open", "fanin", "mixed"];
@@ -85,6 +86,7 @@ public static class BenchRunner
                 {
                     "tcpchan" => new TcpChanSessionHost(useSocketsAdapter: true, streams),
                     "tcpchan-tasks" => new TcpChanSessionHost(useSocketsAdapter: false, streams),
+                    "tcpchan-yamux" => new TcpChanSessionHost(useSocketsAdapter: true, streams, WireProtocol.Yamux),
                     "nerdbank" => new NerdbankHost(),
                     _ => new DotnetTcpHost(),
                 };

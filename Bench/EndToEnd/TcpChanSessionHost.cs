@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using TcpChan.Core;
 
 namespace TcpChan.Bench.EndToEnd;
 
@@ -11,31 +12,34 @@ namespace TcpChan.Bench.EndToEnd;
 /// Two ways to carry the session, as two rows: <c>tcpchan</c> uses Adapters.Sockets
 /// (<see cref="TcpChanListener"/>, <see cref="TcpChanClient"/>, <see cref="SocketTransport"/>),
 /// what a user picks first; <c>tcpchan-tasks</c> uses Adapters.Tasks alone, its
-/// <see cref="StreamTransport"/> over a <see cref="NetworkStream"/> on each end.
+/// <see cref="StreamTransport"/> over a <see cref="NetworkStream"/> on each end. A third row,
+/// <c>tcpchan-yamux</c>, is <c>tcpchan</c> speaking yamux (<see cref="WireProtocol.Yamux"/>).
 /// </remarks>
 internal sealed class TcpChanSessionHost : IStreamHost
 {
     private readonly bool _useSocketsAdapter;
     private readonly int _expectedStreams;
+    private readonly WireProtocol _protocol;
     private TcpChanListener? _listener;
     private TcpChanSession? _client;
     private TcpChanSession? _server;
 
-    public TcpChanSessionHost(bool useSocketsAdapter, int expectedStreams)
+    public TcpChanSessionHost(bool useSocketsAdapter, int expectedStreams, WireProtocol protocol = WireProtocol.TcpChan)
     {
         _useSocketsAdapter = useSocketsAdapter;
         _expectedStreams = expectedStreams;
+        _protocol = protocol;
     }
 
     public async Task StartAsync(Func<Stream, Task> handler, CancellationToken cancellationToken)
     {
         // Defaults, except that the accept backlog must hold every stream the run opens at once.
-        var serverOptions = BenchTuning.Session(_expectedStreams);
+        var serverOptions = BenchTuning.Session(_expectedStreams, _protocol);
         if (_useSocketsAdapter)
         {
             _listener = TcpChanListener.Start(new IPEndPoint(IPAddress.Loopback, 0), serverOptions);
             var accept = _listener.AcceptSessionAsync(cancellationToken).AsTask();
-            _client = await TcpChanClient.ConnectAsync(_listener.LocalEndPoint, BenchTuning.Session(), cancellationToken).ConfigureAwait(false);
+            _client = await TcpChanClient.ConnectAsync(_listener.LocalEndPoint, BenchTuning.Session(protocol: _protocol), cancellationToken).ConfigureAwait(false);
             _server = await accept.ConfigureAwait(false);
         }
         else

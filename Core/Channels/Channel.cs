@@ -26,6 +26,7 @@ public abstract class Channel
     internal bool EndSent;               // our end-of-data frame is out
     internal bool EndReceived;           // the peer's end-of-data arrived
     internal bool ReadsClosed;           // Close(): incoming data is dropped
+    internal bool Acknowledged;          // yamux: the peer acked this side's open (an RST before it is a refusal)
     internal ChannelFlow Flow;           // credit both ways (a struct, used in place)
 
     /// <summary>Creates a channel that counts data as consumed when <see cref="DataReceived(ReadOnlySpan{byte})"/> returns.</summary>

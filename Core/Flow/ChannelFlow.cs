@@ -61,11 +61,11 @@ internal struct ChannelFlow
         LastCreditAt = now;
     }
 
-    /// <summary>Adds the peer's window update; false when the credit would pass 2^31-1 (a flow-control error).</summary>
-    public bool AddSendCredit(uint increment)
+    /// <summary>Adds the peer's window update; false when the credit would pass <paramref name="limit"/> (a flow-control error): 2^31-1, or on yamux 2^32-1.</summary>
+    public bool AddSendCredit(uint increment, long limit = int.MaxValue)
     {
         SendCredit += increment;
-        return SendCredit <= int.MaxValue;
+        return SendCredit <= limit;
     }
 
     /// <summary>Queues what could not be sent for want of credit.</summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using TcpChan.Core;
 using TcpChan.Core.Frames;
+using TcpChan.Tests.Support;
 using Xunit;
 
 namespace TcpChan.Tests.V1;
@@ -46,12 +47,10 @@ public sealed record SentFrame(FrameType Type, byte Version, uint Value, uint Ar
 /// <summary>
 /// A hand-written version-1 peer: it drives one real <see cref="Connection"/> (ours, client or
 /// server) by feeding it bytes built with <see cref="FrameWriter"/>, and records everything our
-/// side reports and sends. No link, no clock: every call is immediate.
+/// side reports and sends (<see cref="ConnectionDriver"/>). No link, no clock: every call is immediate.
 /// </summary>
-public sealed class RawPeer
+public sealed class RawPeer : ConnectionDriver
 {
-    private readonly List<byte> _sent = new();
-    private readonly List<ConnectionEvent> _events = new();
     private uint _lastPeerId;
 
     /// <param name="role">The role of OUR connection; the raw peer plays the other one.</param>
@@ -59,44 +58,14 @@ public sealed class RawPeer
     /// <param name="options">Our connection's options.</param>
     /// <param name="autoConsume">Whether our channel with this id consumes automatically (default: all do).</param>
     public RawPeer(Role role, Feed feed, ConnectionOptions? options = null, Func<uint, bool>? autoConsume = null)
+        : base(role, feed, options, autoConsume)
     {
-        Role = role;
-        FeedMode = feed;
-        Func<ChannelOpenInfo, Channel> factory = info =>
-        {
-            var channel = new TestChannel(autoConsume?.Invoke(info.ChannelId) ?? true);
-            Channels[info.ChannelId] = channel;
-            return channel;
-        };
-        Ours = role == Role.Client ? new ClientConnection(factory, options) : new ServerConnection(factory, options);
     }
 
     public const uint Magic = ConnectionOptions.DefaultHandshakeMagic;
 
-    public Role Role { get; }
-
-    public Feed FeedMode { get; }
-
-    /// <summary>Our real connection.</summary>
-    public Connection Ours { get; }
-
-    /// <summary>Every channel our factory made, by id.</summary>
-    public Dictionary<uint, TestChannel> Channels { get; } = new();
-
-    /// <summary>Every event our side reported except <see cref="DataTransmit"/>, in order.</summary>
-    public IReadOnlyList<ConnectionEvent> Events => _events;
-
-    /// <summary>Every byte our side sent.</summary>
-    public IReadOnlyList<byte> Sent => _sent;
-
     /// <summary>The highest id the peer opened with <see cref="PeerOpens"/> (valid opens only).</summary>
     public uint LastPeerId => _lastPeerId;
-
-    /// <summary>The n-th id (1-based) of the peer's parity: odd for a client peer, even for a server peer.</summary>
-    public uint PeerId(int n) => Role == Role.Server ? (uint)((2 * n) - 1) : (uint)(2 * n);
-
-    /// <summary>The n-th id (1-based) of our side's parity.</summary>
-    public uint OurId(int n) => Role == Role.Client ? (uint)((2 * n) - 1) : (uint)(2 * n);
 
     // ---- driving --------------------------------------------------------------------------
 
@@ -109,7 +78,7 @@ public sealed class RawPeer
     {
         Start();
         Send(Role == Role.Client ? Reply() : Request(), Settings(peerSettings));
-        var success = Assert.IsType<HandshakeSuccess>(Assert.Single(_events));
+        var success = Assert.IsType<HandshakeSuccess>(Assert.Single(Events));
         Assert.Equal(1, success.Version);
         Assert.Equal(ConnectionState.Established, Ours.State);
         Assert.Equal(1, Ours.Version);
@@ -122,12 +91,12 @@ public sealed class RawPeer
         Drain();
         if (Role == Role.Client)
         {
-            var request = Assert.Single(Decode(_sent.ToArray()));
+            var request = Assert.Single(AllFrames());
             Assert.Equal((FrameType.HandshakeRequest, (byte)1, Magic), (request.Type, request.Version, request.Value));
         }
         else
         {
-            Assert.Empty(_sent);
+            Assert.Empty(Sent);
         }
     }
 
@@ -141,57 +110,10 @@ public sealed class RawPeer
         return id.Value;
     }
 
-    /// <summary>Feeds bytes to our connection (all parts in one call, or one byte per call) and drains its events.</summary>
-    public void Send(params byte[][] parts)
-    {
-        var bytes = Concat(parts);
-        if (FeedMode == Feed.Whole)
-        {
-            Ours.DataReceived(bytes);
-            Drain();
-            return;
-        }
-
-        for (int i = 0; i < bytes.Length; i++)
-        {
-            Ours.DataReceived(bytes.AsSpan(i, 1));
-            Drain();
-        }
-    }
-
-    /// <summary>Takes our queued events: transmits into <see cref="Sent"/>, the rest into <see cref="Events"/>.</summary>
-    public void Drain()
-    {
-        while (Ours.NextEvent() is { } e)
-        {
-            if (e is DataTransmit t)
-            {
-                _sent.AddRange(t.Payload.ToArray());
-                t.Dispose();
-            }
-            else
-            {
-                TcpChan.Tests.Support.ChannelLife.Route(e);
-                _events.Add(e);
-            }
-        }
-    }
-
-    /// <summary>A position in what was reported and sent, to look at what came after.</summary>
-    public (int Events, int Bytes) Mark()
-    {
-        Drain();
-        return (_events.Count, _sent.Count);
-    }
-
-    public List<ConnectionEvent> EventsSince((int Events, int Bytes) mark) => _events.Skip(mark.Events).ToList();
-
-    public List<SentFrame> FramesSince((int Events, int Bytes) mark) => Decode(_sent.Skip(mark.Bytes).ToArray());
-
-    public byte[] BytesSince((int Events, int Bytes) mark) => _sent.Skip(mark.Bytes).ToArray();
+    public List<SentFrame> FramesSince((int Events, int Bytes) mark) => Decode(BytesSince(mark));
 
     /// <summary>Every frame our side sent.</summary>
-    public List<SentFrame> AllFrames() => Decode(_sent.ToArray());
+    public List<SentFrame> AllFrames() => FramesSince((0, 0));
 
     // ---- frames the peer can send -----------------------------------------------------------
 
