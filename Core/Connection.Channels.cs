@@ -193,6 +193,7 @@ public abstract partial class Connection
         if (accepted > 0)
         {
             channel.Flow.Queue(data.Slice(0, accepted), _sendBlocks);
+            channel.Flow.WantsDrained = true;
             _queuedTotal += accepted;
             Schedule(channel);
         }

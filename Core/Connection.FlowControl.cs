@@ -13,6 +13,7 @@ public abstract partial class Connection
 {
     private readonly Queue<Channel> _sessionBlocked = new();
     private readonly SendScheduler _scheduler = new();
+    private readonly List<Channel> _drained = new(); // queues emptied by the last fill, told after it (RaiseDrained)
 
     // Free blocks of the channels' send queues: up to 4 MiB, about what the adapters let wait unsent.
     private readonly BlockPool _sendBlocks = new(keep: (4 << 20) / ByteQueue.BlockSize);
@@ -155,7 +156,47 @@ public abstract partial class Connection
             {
                 SendEnd(channel);
             }
+            else if (flow.WantsDrained)
+            {
+                _drained.Add(channel);
+            }
         }
+    }
+
+    /// <summary>
+    /// Channels whose queued bytes have all been taken hear it (OnWritable), once the transmit
+    /// that took them is out of the connection's hands: a writer that counts what left (to
+    /// consume what it echoed, say) learns it even when credit never ran short.
+    /// </summary>
+    private void RaiseDrained()
+    {
+        // OnWritable may write, queue again and drain again in a later take: take this list first.
+        for (int i = 0; i < _drained.Count; i++)
+        {
+            var channel = _drained[i];
+            ref var flow = ref channel.Flow;
+            if (channel.IsClosed || channel.WritesCompleted || !flow.WantsDrained || flow.HasQueued)
+            {
+                continue;
+            }
+
+            flow.WantsDrained = false;
+            if (WritableBytes(channel) > 0)
+            {
+                flow.WantsWritable = false; // this call says it too
+            }
+
+            try
+            {
+                channel.RaiseWritable();
+            }
+            catch (Exception ex)
+            {
+                ChannelCallbackFailed(channel, ex);
+            }
+        }
+
+        _drained.Clear();
     }
 
     private void DropQueued(Channel channel)

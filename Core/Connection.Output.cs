@@ -94,6 +94,11 @@ public abstract partial class Connection
         var transmit = OpenTransmit();
         Fill(transmit, maxBytes);
         _openTransmit = null;
+        if (_drained.Count > 0)
+        {
+            RaiseDrained(); // what they write now goes into the next transmit
+        }
+
         return transmit;
     }
 

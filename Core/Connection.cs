@@ -115,6 +115,11 @@ public abstract partial class Connection
             // behind the events queued after it.
             Fill(_openTransmit, long.MaxValue);
             _openTransmit = null;
+            if (_drained.Count > 0)
+            {
+                RaiseDrained(); // what they write now goes into a transmit queued behind this one
+            }
+
             if (((DataTransmit)next).Length == 0)
             {
                 // Opened for data that could not go after all (its credit was spent meanwhile).
@@ -384,6 +389,7 @@ public abstract partial class Connection
         }
 
         _sendBlocks.Clear();
+        _drained.Clear();
     }
 
     // ---- events -------------------------------------------------------------------------

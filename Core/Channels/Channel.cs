@@ -97,7 +97,10 @@ public abstract class Channel
     /// <summary>Version 1: bytes <see cref="TryWrite"/> would take now: credit not yet spoken for by queued bytes. Version 0: unlimited.</summary>
     public long WritableBytes => _connection?.WritableBytes(this) ?? 0;
 
-    /// <summary>Version 1: bytes written but still queued for want of credit.</summary>
+    /// <summary>
+    /// Version 1: bytes written and not yet taken for sending: waiting for credit, or for their
+    /// turn while other channels send. <see cref="OnWritable"/> is called once they have all been taken.
+    /// </summary>
     public int QueuedBytes => Flow.QueuedBytes;
 
     /// <summary>
@@ -227,7 +230,12 @@ public abstract class Channel
     {
     }
 
-    /// <summary>Version 1: called when queued or held-back writes may go again.</summary>
+    /// <summary>
+    /// Version 1: called when writing may go on: credit came back after a write was held back
+    /// for want of it (<see cref="TryWrite"/> took less than asked, <see cref="WritableBytes"/>
+    /// was 0), or every byte a write left queued has been taken for sending
+    /// (<see cref="QueuedBytes"/> is 0 again). It may come when there is nothing new to do.
+    /// </summary>
     protected virtual void OnWritable()
     {
     }

@@ -15,11 +15,14 @@ internal struct ChannelFlow
     /// <summary>Bytes the peer lets this side send on the channel.</summary>
     public long SendCredit;
 
-    /// <summary>Written, waiting for credit (null until something had to wait).</summary>
+    /// <summary>Written, waiting for credit or for its turn (null until something had to wait).</summary>
     public ByteQueue? SendQueue;
 
     /// <summary>A write was held back: say when it may go (<see cref="Channel"/>'s OnWritable).</summary>
     public bool WantsWritable;
+
+    /// <summary>A write left bytes queued: say when they have all been taken (OnWritable), so that a writer can count what left.</summary>
+    public bool WantsDrained;
 
     /// <summary>Listed in the session's queue of channels waiting for session credit.</summary>
     public bool SessionBlocked;
