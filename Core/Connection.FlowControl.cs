@@ -19,7 +19,8 @@ public abstract partial class Connection
     private readonly BlockPool _sendBlocks = new(keep: (4 << 20) / ByteQueue.BlockSize);
     private SessionFlow _session;
     private long _queuedTotal;        // bytes in the channels' send queues, all together
-    private Channel? _directChannel;  // the channel whose write went straight out since the output was last taken
+    private Channel? _directChannel;  // the first channel whose write went straight out since the output was last taken
+    private long _directBytes;        // what went straight out since then, all channels together
     private long _grownBytes;         // yamux: what the open channels' windows grew above their initial size, together
 
     /// <summary>
@@ -72,7 +73,8 @@ public abstract partial class Connection
 
         WritePayloadFrame(channel.ChannelId, data.Slice(0, n));
         SpendCredit(channel, n);
-        _directChannel = channel;
+        _directChannel ??= channel;
+        _directBytes += n;
         return n;
     }
 
@@ -106,6 +108,7 @@ public abstract partial class Connection
     [System.Runtime.CompilerServices.MethodImpl(HotPath.Options)]
     private void Fill(DataTransmit transmit, long budget)
     {
+        _directBytes = 0;
         if (_directChannel is { } direct)
         {
             // It had its turn when its write went straight out.

@@ -135,6 +135,46 @@ public class FairSendingTests
     }
 
     [Fact]
+    public void Small_writes_of_many_channels_go_straight_out_up_to_one_quantum_in_all()
+    {
+        // Many channels' requests (an rpc client's) leave in one take without waiting in queues;
+        // past a quantum of them, writes queue and take turns as always.
+        var link = new PulledLink();
+        var channels = Enumerable.Range(0, 300).Select(_ => link.Client.CreateChannel()).ToList();
+        link.Settle();
+        int quantum = new ConnectionOptions().SendQuantum;
+        foreach (var channel in channels)
+        {
+            channel.Write(new byte[64]);
+        }
+
+        Assert.Equal(quantum / 64, channels.Count(c => c.QueuedBytes == 0));
+        Assert.All(channels.Skip(quantum / 64), c => Assert.Equal(64, c.QueuedBytes));
+        var frames = link.TakeFrames(maxBytes: int.MaxValue);
+        Assert.Equal(channels.Select(c => c.ChannelId), frames.Select(f => f.Channel));
+
+        // A take starts a new quantum.
+        foreach (var channel in channels.Take(10))
+        {
+            channel.Write(new byte[64]);
+            Assert.Equal(0, channel.QueuedBytes);
+        }
+    }
+
+    [Fact]
+    public void A_large_write_after_one_that_went_straight_out_waits_its_turn()
+    {
+        var link = new PulledLink();
+        var a = link.Client.CreateChannel();
+        var b = link.Client.CreateChannel();
+        link.Settle();
+        a.Write(new byte[100]);
+        b.Write(new byte[new ConnectionOptions().SendQuantum]); // more than the quantum left
+        Assert.Equal(0, a.QueuedBytes);
+        Assert.Equal(new ConnectionOptions().SendQuantum, b.QueuedBytes);
+    }
+
+    [Fact]
     public void Urgency_is_0_to_7()
     {
         var link = new PulledLink();
