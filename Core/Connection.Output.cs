@@ -66,6 +66,9 @@ public abstract partial class Connection
     /// <summary>True when <see cref="TakeOutput"/> has something: frames written, or queued data with credit.</summary>
     public bool HasOutput => _openTransmit is { Length: > 0 } || HasSendableData;
 
+    /// <summary>How many channels' queued data waits for its turn to be taken (those with credit to send it).</summary>
+    public int SendingChannels => _scheduler.Count;
+
     /// <summary>Bytes written or queued and not yet taken: the frames in the open output and the channels' queues.</summary>
     public long PendingOutputBytes => (_openTransmit?.Length ?? 0) + _queuedTotal;
 
