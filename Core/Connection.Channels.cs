@@ -247,6 +247,7 @@ public abstract partial class Connection
         transmit.AddReference(data.Slice(0, n), owner);
         SpendCredit(channel, n);
         _directChannel = channel;
+        _directBytes += n; // counts against the quantum small writes may follow it with
         return n;
     }
 

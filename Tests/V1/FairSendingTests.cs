@@ -162,6 +162,26 @@ public class FairSendingTests
     }
 
     [Fact]
+    public void A_frame_sent_from_the_writers_buffer_counts_against_the_quantum_small_writes_follow_it_with()
+    {
+        var link = new PulledLink();
+        var a = link.Client.CreateChannel();
+        var b = link.Client.CreateChannel();
+        link.Settle();
+        var owner = new Owner();
+        Assert.Equal(new ConnectionOptions().SendQuantum, a.TryWriteReferenced(new byte[new ConnectionOptions().SendQuantum], owner));
+        b.Write(new byte[64]); // the quantum is spent: it waits its turn
+        Assert.Equal(64, b.QueuedBytes);
+    }
+
+    private sealed class Owner : IReferencedWrite
+    {
+        public void Released()
+        {
+        }
+    }
+
+    [Fact]
     public void A_large_write_after_one_that_went_straight_out_waits_its_turn()
     {
         var link = new PulledLink();
