@@ -14,6 +14,7 @@ namespace TcpChan.Tests.V1;
 public class FairSendingTests
 {
     private const int Big = 64 << 20;
+    private static readonly int Quantum = new ConnectionOptions().SendQuantum;
 
     [Fact]
     public void A_small_write_leaves_after_at_most_one_frame_of_a_bulk_channel()
@@ -79,7 +80,7 @@ public class FairSendingTests
         }
 
         Assert.Equal(FrameHeader.MaxPayloadLength, frames[0]);
-        Assert.All(frames.Skip(1), n => Assert.Equal(new ConnectionOptions().SendQuantum, n));
+        Assert.All(frames.Skip(1), n => Assert.Equal(Quantum, n));
 
         Assert.All(sent.Values, v => Assert.True(v > 0));
     }
@@ -142,14 +143,13 @@ public class FairSendingTests
         var link = new PulledLink();
         var channels = Enumerable.Range(0, 300).Select(_ => link.Client.CreateChannel()).ToList();
         link.Settle();
-        int quantum = new ConnectionOptions().SendQuantum;
         foreach (var channel in channels)
         {
             channel.Write(new byte[64]);
         }
 
-        Assert.Equal(quantum / 64, channels.Count(c => c.QueuedBytes == 0));
-        Assert.All(channels.Skip(quantum / 64), c => Assert.Equal(64, c.QueuedBytes));
+        Assert.Equal(Quantum / 64, channels.Count(c => c.QueuedBytes == 0));
+        Assert.All(channels.Skip(Quantum / 64), c => Assert.Equal(64, c.QueuedBytes));
         var frames = link.TakeFrames(maxBytes: int.MaxValue);
         Assert.Equal(channels.Select(c => c.ChannelId), frames.Select(f => f.Channel));
 
@@ -169,16 +169,9 @@ public class FairSendingTests
         var b = link.Client.CreateChannel();
         link.Settle();
         var owner = new Owner();
-        Assert.Equal(new ConnectionOptions().SendQuantum, a.TryWriteReferenced(new byte[new ConnectionOptions().SendQuantum], owner));
+        Assert.Equal(Quantum, a.TryWriteReferenced(new byte[Quantum], owner));
         b.Write(new byte[64]); // the quantum is spent: it waits its turn
         Assert.Equal(64, b.QueuedBytes);
-    }
-
-    private sealed class Owner : IReferencedWrite
-    {
-        public void Released()
-        {
-        }
     }
 
     [Fact]
@@ -189,9 +182,9 @@ public class FairSendingTests
         var b = link.Client.CreateChannel();
         link.Settle();
         a.Write(new byte[100]);
-        b.Write(new byte[new ConnectionOptions().SendQuantum]); // more than the quantum left
+        b.Write(new byte[Quantum]); // more than the quantum left
         Assert.Equal(0, a.QueuedBytes);
-        Assert.Equal(new ConnectionOptions().SendQuantum, b.QueuedBytes);
+        Assert.Equal(Quantum, b.QueuedBytes);
     }
 
     [Fact]
@@ -282,4 +275,11 @@ public class FairSendingTests
     }
 
     private static string Describe(List<PulledLink.Frame> frames) => string.Join(" ", frames.Take(12).Select(f => $"{f.Channel}:{f.Length}"));
+
+    private sealed class Owner : IReferencedWrite
+    {
+        public void Released()
+        {
+        }
+    }
 }
